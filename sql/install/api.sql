@@ -1,0 +1,11 @@
+-- The ruvec SQL API lives in schema "ruvec" (DESIGN.md §1); types and operators stay in the
+-- schema the extension is installed into, where pgvector clients expect them.
+CREATE SCHEMA IF NOT EXISTS ruvec;
+
+CREATE FUNCTION ruvec.version() RETURNS text
+	AS 'MODULE_PATHNAME', 'ruvec_version_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ruvec.version() IS 'version of the loaded ruvec library';
+
+CREATE FUNCTION ruvec.simd_backend() RETURNS text
+	AS 'MODULE_PATHNAME', 'ruvec_simd_backend_wrapper' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ruvec.simd_backend() IS 'SIMD instruction sets the distance kernels dispatch to on this CPU';
