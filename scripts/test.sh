@@ -29,6 +29,7 @@ cluster_start test "$PORT"
 log "tier 3: pg_regress golden tests"
 tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort | tr '\n' ' ')
 rm -rf target/pg_regress && mkdir -p target/pg_regress
+psql_at "$PORT" postgres -c "CREATE DATABASE ruvec_regress"
 if ! "$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress" \
     --use-existing --host=127.0.0.1 --port="$PORT" --user=postgres \
     --inputdir=tests/pg_regress --outputdir=target/pg_regress \

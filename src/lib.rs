@@ -20,8 +20,7 @@ pgrx::extension_sql_file!("../sql/install/casts.sql", name = "type_casts", requi
 pgrx::extension_sql_file!("../sql/install/api.sql", name = "api", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pgrx::pg_schema]
-mod tests;
+mod backend_tests;
 
 /// This module is required by `cargo pgrx test` invocations.
 /// It must be visible at the root of your extension crate.

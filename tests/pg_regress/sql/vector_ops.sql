@@ -49,7 +49,7 @@ DROP TABLE t_ord;
 CREATE TABLE t_nn (id int, v vector(2));
 INSERT INTO t_nn VALUES (1, '[1,1]'), (2, '[2,2]'), (3, '[-1,3]'), (4, '[0,0.5]');
 SELECT id FROM t_nn ORDER BY v <-> '[1.1,1]' LIMIT 3;
-SELECT id FROM t_nn ORDER BY v <#> '[1,1]' LIMIT 3;
+SELECT id FROM t_nn ORDER BY v <#> '[1,1]', id LIMIT 3;
 SELECT id FROM t_nn ORDER BY v <=> '[1,1.01]', id LIMIT 3;
 SELECT id FROM t_nn ORDER BY v <+> '[0,0]' LIMIT 3;
 DROP TABLE t_nn;

@@ -1,0 +1,1 @@
+//! criterion benches live next to this crate
