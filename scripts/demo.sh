@@ -27,11 +27,11 @@ CREATE TABLE alice_sentences  (id int PRIMARY KEY, embedding vector(1024) NOT NU
 \copy alice_paragraphs FROM PROGRAM 'python3 $VECS $BGE/paragraph.fvecs --texts $BGE/paragraph.jsonl'
 \copy alice_sentences  FROM PROGRAM 'python3 $VECS $BGE/sentence.fvecs  --texts $BGE/sentence.jsonl'
 SQL
-    log "which paragraphs are closest (cosine, <=>) to a sentence about the Cheshire Cat's grin?"
+    log "which paragraphs are closest (cosine, <=>) to a sentence about a key too small for the locks?"
     psql_at "$PORT" "$DB" -P pager=off <<'SQL'
 \set ON_ERROR_STOP 1
 SELECT id AS sentence, regexp_replace(body, '\s+', ' ', 'g') AS query
-  FROM alice_sentences WHERE body ILIKE '%grin without a cat%' ORDER BY id LIMIT 1 \gset q_
+  FROM alice_sentences WHERE body ILIKE '%the key was too small%' ORDER BY id LIMIT 1 \gset q_
 \echo query sentence :q_sentence: :q_query
 SELECT p.id AS paragraph,
        round((p.embedding <=> s.embedding)::numeric, 4) AS cosine_distance,

@@ -10,6 +10,8 @@
 
 mod api;
 mod error;
+#[allow(dead_code)] // used by the ruhnsw access method (issue 3), tested in backend_tests
+mod storage;
 mod types;
 
 pgrx::extension_sql_file!("../sql/install/vector.sql", name = "vector_type", bootstrap);

@@ -6,7 +6,15 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# Scratch clusters live in the repo's ignored .scratch/ when the postgres OS user can reach it,
+# else under /tmp (a clone inside a private home directory, say). Decided after the packages
+# (and so the postgres user) exist: see ensure_prereqs.
 SCRATCH="${RUVEC_SCRATCH:-$REPO_ROOT/.scratch}"
+choose_scratch() {
+    if [ -z "${RUVEC_SCRATCH:-}" ] && ! runuser -u postgres -- test -x "$REPO_ROOT" 2>/dev/null; then
+        SCRATCH="/tmp/ruvec-scratch-$(printf '%s' "$REPO_ROOT" | cksum | cut -d' ' -f1)"
+    fi
+}
 SHARED_DATA="${RUVEC_SHARED_DATA:-$REPO_ROOT/../shared/data}"
 PG_MAJOR=15
 PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
@@ -54,6 +62,7 @@ ensure_cargo_pgrx() {
 ensure_prereqs() {
     ensure_apt_packages
     ensure_cargo_pgrx
+    choose_scratch
 }
 
 # Build and install the extension into the system PostgreSQL ($1: "release" or "dev").

@@ -1,0 +1,268 @@
+//! Pinned, locked buffers and the Generic WAL record that owns them.
+//!
+//! Rules every caller gets for free:
+//! - a `Locked` buffer is unlocked and unpinned when dropped, including while unwinding from a
+//!   Postgres ERROR (pgrx turns the longjmp into a Rust panic, so Drop runs before the error is
+//!   re-thrown; the resource owner then finds nothing left to release);
+//! - a `WalRecord` either `finish()`es (one Generic WAL record covering up to 4 pages, applied
+//!   atomically on replay and on standbys) or, when dropped unfinished, aborts and leaves the
+//!   pages untouched (modifications go to Generic WAL's private copies until finish);
+//! - during `ambuild` nothing is WAL-logged page by page: `BuildWriter` writes pages directly and
+//!   `finish()` emits `log_newpage_range` once, as core index AMs do.
+//!
+//! Lock ordering is the caller's contract (documented by each access method); this module never
+//! takes more than the locks it is asked for.
+
+use pgrx::pg_sys;
+
+use super::page::{PageMut, PageRef};
+
+/// Lock strength on a buffer's content.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Share,
+    Exclusive,
+}
+
+/// A pinned and content-locked buffer.
+pub struct Locked {
+    buf: pg_sys::Buffer,
+    mode: Mode,
+}
+
+impl Locked {
+    /// Pin and lock block `blk` of the main fork.
+    ///
+    /// # Safety
+    /// `rel` must be an open relation and `blk` < its number of blocks.
+    pub unsafe fn read(rel: pg_sys::Relation, blk: pg_sys::BlockNumber, mode: Mode) -> Self {
+        // SAFETY: forwarded; ReadBufferExtended raises an ERROR for a block past the end.
+        unsafe {
+            let buf = pg_sys::ReadBufferExtended(
+                rel,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blk,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                core::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buf, lock_code(mode));
+            Locked { buf, mode }
+        }
+    }
+
+    /// Add a new zeroed block at the end of `fork` and lock it exclusively.
+    ///
+    /// The relation extension lock serialises concurrent extenders (required through PG15;
+    /// harmless after). `P_NEW` still works on PG16/17, where it maps to ExtendBufferedRel.
+    ///
+    /// # Safety
+    /// `rel` must be an open relation the caller may write.
+    pub unsafe fn extend(rel: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> Self {
+        // SAFETY: standard extension protocol; the new page is all zeros until initialised.
+        unsafe {
+            pg_sys::LockRelationForExtension(rel, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+            let buf = pg_sys::ReadBufferExtended(
+                rel,
+                fork,
+                P_NEW,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                core::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buf, lock_code(Mode::Exclusive));
+            pg_sys::UnlockRelationForExtension(rel, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+            Locked { buf, mode: Mode::Exclusive }
+        }
+    }
+
+    pub fn block(&self) -> pg_sys::BlockNumber {
+        // SAFETY: a pinned buffer.
+        unsafe { pg_sys::BufferGetBlockNumber(self.buf) }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn page(&self) -> PageRef<'_> {
+        // SAFETY: pinned and locked for as long as &self lives.
+        unsafe { PageRef::new(pg_sys::BufferGetPage(self.buf)) }
+    }
+
+    /// Direct write access with no WAL: only for `BuildWriter` and init forks.
+    fn page_mut_unlogged(&mut self) -> PageMut<'_> {
+        assert_eq!(self.mode, Mode::Exclusive);
+        // SAFETY: exclusively locked for as long as &mut self lives.
+        unsafe { PageMut::new(pg_sys::BufferGetPage(self.buf)) }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // SAFETY: we hold exactly one pin and one content lock on `buf`.
+        unsafe { pg_sys::UnlockReleaseBuffer(self.buf) };
+    }
+}
+
+/// `P_NEW` (InvalidBlockNumber): ask ReadBufferExtended for a new block. Not exported by pgrx.
+const P_NEW: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;
+/// `InvalidSubTransactionId`.
+const INVALID_SUBXACT: pg_sys::SubTransactionId = 0;
+
+fn lock_code(mode: Mode) -> i32 {
+    match mode {
+        Mode::Share => pg_sys::BUFFER_LOCK_SHARE as i32,
+        Mode::Exclusive => pg_sys::BUFFER_LOCK_EXCLUSIVE as i32,
+    }
+}
+
+/// Generic WAL allows at most this many pages in one record.
+pub const MAX_RECORD_PAGES: usize = 4;
+
+/// One atomic, WAL-logged change to up to four exclusively locked pages.
+pub struct WalRecord {
+    state: *mut pg_sys::GenericXLogState,
+    // Declared after `state`, but `Drop` aborts the record explicitly before fields drop, so
+    // the working copies are discarded before the buffers are unlocked.
+    bufs: Vec<(Locked, pg_sys::Page)>,
+}
+
+impl WalRecord {
+    /// # Safety
+    /// `rel` must be an open relation; its buffers registered later must belong to it.
+    pub unsafe fn start(rel: pg_sys::Relation) -> Self {
+        // SAFETY: forwarded.
+        let state = unsafe { pg_sys::GenericXLogStart(rel) };
+        WalRecord { state, bufs: Vec::with_capacity(MAX_RECORD_PAGES) }
+    }
+
+    /// Register an exclusively locked buffer; `full_image` for freshly initialised pages (logs
+    /// the whole page instead of a delta). Returns the index to pass to [`Self::page`].
+    pub fn register(&mut self, buf: Locked, full_image: bool) -> usize {
+        assert_eq!(buf.mode, Mode::Exclusive, "WAL-logged changes need an exclusive lock");
+        assert!(self.bufs.len() < MAX_RECORD_PAGES, "a Generic WAL record holds at most 4 pages");
+        let flags = if full_image { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
+        // SAFETY: state is live; the buffer is pinned and exclusively locked.
+        let page = unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, buf.buf, flags) };
+        self.bufs.push((buf, page));
+        self.bufs.len() - 1
+    }
+
+    /// The working copy of registered page `i`: changes become visible at `finish()`.
+    pub fn page(&mut self, i: usize) -> PageMut<'_> {
+        // SAFETY: the working copy lives until finish/abort, which need &mut self/self.
+        unsafe { PageMut::new(self.bufs[i].1) }
+    }
+
+    pub fn block(&self, i: usize) -> pg_sys::BlockNumber {
+        self.bufs[i].0.block()
+    }
+
+    /// Apply the changes to the shared buffers, mark them dirty and write the WAL record.
+    pub fn finish(mut self) {
+        // SAFETY: state is live; GenericXLogFinish copies the working pages into the locked
+        // buffers inside a critical section and frees the state.
+        unsafe { pg_sys::GenericXLogFinish(self.state) };
+        self.state = core::ptr::null_mut();
+        // buffers unlock and unpin as `self` drops
+    }
+}
+
+impl Drop for WalRecord {
+    fn drop(&mut self) {
+        if !self.state.is_null() {
+            // SAFETY: an unfinished record: discard the working copies (no shared page changed).
+            unsafe { pg_sys::GenericXLogAbort(self.state) };
+            self.state = core::ptr::null_mut();
+        }
+    }
+}
+
+/// Writes pages during `ambuild` without per-page WAL; `finish` logs them all at once.
+pub struct BuildWriter {
+    rel: pg_sys::Relation,
+    first_block: Option<pg_sys::BlockNumber>,
+    next_block: pg_sys::BlockNumber,
+}
+
+impl BuildWriter {
+    /// # Safety
+    /// `rel` must be the index being built (exclusively locked by CREATE INDEX).
+    pub unsafe fn new(rel: pg_sys::Relation) -> Self {
+        BuildWriter { rel, first_block: None, next_block: 0 }
+    }
+
+    /// Append a page, let `fill` initialise it, mark it dirty. Returns its block number.
+    pub fn append(&mut self, fill: impl FnOnce(&mut PageMut<'_>)) -> pg_sys::BlockNumber {
+        // SAFETY: rel is the index under construction (see `new`).
+        let mut buf = unsafe { Locked::extend(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM) };
+        let blk = buf.block();
+        fill(&mut buf.page_mut_unlogged());
+        // SAFETY: exclusively locked buffer that we just modified.
+        unsafe { pg_sys::MarkBufferDirty(buf.buf) };
+        self.first_block.get_or_insert(blk);
+        self.next_block = blk + 1;
+        blk
+    }
+
+    /// Rewrite an already appended page (e.g. the meta page once the entry point is known).
+    pub fn rewrite(&mut self, blk: pg_sys::BlockNumber, fill: impl FnOnce(&mut PageMut<'_>)) {
+        // SAFETY: blk was appended by this writer.
+        let mut buf = unsafe { Locked::read(self.rel, blk, Mode::Exclusive) };
+        fill(&mut buf.page_mut_unlogged());
+        // SAFETY: exclusively locked buffer that we just modified.
+        unsafe { pg_sys::MarkBufferDirty(buf.buf) };
+    }
+
+    /// WAL-log every written page (full images) if the relation needs WAL.
+    pub fn finish(self) {
+        if let Some(first) = self.first_block {
+            // SAFETY: rel is open; the block range was written by this writer.
+            unsafe {
+                if relation_needs_wal(self.rel) {
+                    pg_sys::log_newpage_range(
+                        self.rel,
+                        pg_sys::ForkNumber::MAIN_FORKNUM,
+                        first,
+                        self.next_block,
+                        true,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// PostgreSQL's `RelationNeedsWAL()` macro: permanent relations need WAL unless wal_level is
+/// minimal and the relfilenode was created in this transaction (then it is fsync'd at commit).
+///
+/// # Safety
+/// `rel` must be an open relation.
+pub unsafe fn relation_needs_wal(rel: pg_sys::Relation) -> bool {
+    // SAFETY: reading fields of an open relation's relcache entry.
+    unsafe {
+        let permanent = (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as core::ffi::c_char;
+        let wal_needed = pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as i32;
+        permanent
+            && (wal_needed
+                || ((*rel).rd_createSubid == INVALID_SUBXACT
+                    && (*rel).rd_firstRelfilenodeSubid == INVALID_SUBXACT))
+    }
+}
+
+/// Write the one page of an init fork (`ambuildempty` for UNLOGGED indexes): always WAL-logged,
+/// since the init fork is what crash recovery copies over the main fork.
+///
+/// # Safety
+/// `rel` must be an unlogged index whose init fork is empty.
+pub unsafe fn write_init_fork_page(rel: pg_sys::Relation, fill: impl FnOnce(&mut PageMut<'_>)) {
+    // SAFETY: forwarded. The page is filled before the critical section (a fill that fails
+    // must not PANIC); only dirtying and WAL-logging happen inside it, as core AMs do.
+    unsafe {
+        let mut buf = Locked::extend(rel, pg_sys::ForkNumber::INIT_FORKNUM);
+        fill(&mut buf.page_mut_unlogged());
+        pg_sys::CritSectionCount += 1;
+        pg_sys::MarkBufferDirty(buf.buf);
+        pg_sys::log_newpage_buffer(buf.buf, true);
+        pg_sys::CritSectionCount -= 1;
+    }
+}
