@@ -1,0 +1,305 @@
+//! Layer search (Algorithm 2), greedy descent and k-NN search (Algorithm 5).
+
+use crate::store::{EntryPoint, GraphRead, Visit, VisitedSet};
+use crate::{Candidate, Level, Ticker};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// An element reached by a search: id, distance to the target, and whether
+/// it is deleted (traversed, never returned). Ordered like [`Candidate`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Found<Id> {
+    pub id: Id,
+    pub distance: f32,
+    pub deleted: bool,
+}
+
+impl<Id: Copy> Found<Id> {
+    #[inline]
+    pub fn candidate(&self) -> Candidate<Id> {
+        Candidate::new(self.id, self.distance)
+    }
+}
+
+impl<Id: Ord> Eq for Found<Id> {}
+impl<Id: Ord> PartialOrd for Found<Id> {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<Id: Ord> Ord for Found<Id> {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.distance
+            .total_cmp(&other.distance)
+            .then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+/// What distances are measured to: a prepared query, or an element already in
+/// the graph (repair of an existing element).
+pub(crate) enum Target<'a, S: GraphRead + ?Sized> {
+    Query(&'a S::Query),
+    Element(S::Id),
+}
+
+impl<S: GraphRead + ?Sized> Target<'_, S> {
+    #[inline]
+    pub(crate) fn visit(&self, store: &mut S, id: S::Id) -> Result<Visit, S::Error> {
+        match self {
+            Target::Query(q) => store.visit(q, id),
+            Target::Element(x) => Ok(Visit {
+                distance: store.distance_between(*x, id)?,
+                level: store.level(id)?,
+                deleted: store.is_deleted(id)?,
+            }),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn found(
+        &self,
+        store: &mut S,
+        id: S::Id,
+        ticker: &mut Ticker,
+    ) -> Result<Found<S::Id>, S::Error> {
+        let v = self.visit(store, id)?;
+        ticker.tick(store)?;
+        Ok(Found {
+            id,
+            distance: v.distance,
+            deleted: v.deleted,
+        })
+    }
+}
+
+/// State an iterative scan keeps across layer searches: every visited node
+/// that was not expanded goes to `frontier`, every visited live node to
+/// `pending`, and the number of visited nodes is counted against a budget.
+pub(crate) struct Spill<Id> {
+    pub frontier: BinaryHeap<Reverse<Found<Id>>>,
+    pub pending: BinaryHeap<Reverse<Found<Id>>>,
+    pub tuples: u64,
+    pub max_tuples: u64,
+}
+
+impl<Id: Ord> Spill<Id> {
+    #[inline]
+    fn budget_left(&self) -> bool {
+        self.tuples < self.max_tuples
+    }
+}
+
+/// Layer-search results (ascending) and whether the budget stopped it.
+pub(crate) type LayerOut<Id> = (Vec<Found<Id>>, bool);
+
+/// The core of Algorithm 2. `entries` must already be in `visited`. Returns
+/// the (up to) `ef` nearest elements reached, ascending, and whether the
+/// search stopped early because the spill budget ran out.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn layer_search<S: GraphRead + ?Sized>(
+    store: &mut S,
+    target: &Target<'_, S>,
+    entries: &[Found<S::Id>],
+    ef: usize,
+    level: Level,
+    visited: &mut S::Visited,
+    ticker: &mut Ticker,
+    mut spill: Option<&mut Spill<S::Id>>,
+) -> Result<LayerOut<S::Id>, S::Error> {
+    let ef = ef.max(1);
+    // C: candidates to expand (min-heap); W: the ef nearest (max-heap).
+    let mut c: BinaryHeap<Reverse<Found<S::Id>>> = BinaryHeap::with_capacity(ef * 2);
+    let mut w: BinaryHeap<Found<S::Id>> = BinaryHeap::with_capacity(ef + 1);
+    for e in entries {
+        c.push(Reverse(*e));
+        w.push(*e);
+        if w.len() > ef {
+            // More entries than ef: the farthest stays in C only, and leaves
+            // through the stop condition (into the frontier, if any).
+            w.pop();
+        }
+    }
+    let mut neighbors = Vec::new();
+    let mut stopped = false;
+    while let Some(Reverse(cur)) = c.pop() {
+        let worst = match w.peek() {
+            Some(f) => f.distance,
+            None => f32::INFINITY,
+        };
+        if w.len() >= ef && cur.distance.total_cmp(&worst) == Ordering::Greater {
+            // Every remaining candidate is farther than W's worst.
+            if let Some(s) = spill.as_deref_mut() {
+                s.frontier.push(Reverse(cur));
+            }
+            break;
+        }
+        if let Some(s) = spill.as_deref_mut() {
+            if !s.budget_left() {
+                stopped = true;
+                s.frontier.push(Reverse(cur));
+                break;
+            }
+        }
+        store.neighbors(cur.id, level, &mut neighbors)?;
+        for &nb in &neighbors {
+            if !visited.insert(nb) {
+                continue;
+            }
+            let v = target.visit(store, nb)?;
+            ticker.tick(store)?;
+            // Robust to inconsistent data: an element listed on a level it
+            // does not have is ignored there.
+            if v.level < level {
+                continue;
+            }
+            let f = Found {
+                id: nb,
+                distance: v.distance,
+                deleted: v.deleted,
+            };
+            if let Some(s) = spill.as_deref_mut() {
+                s.tuples += 1;
+                if !f.deleted {
+                    s.pending.push(Reverse(f));
+                }
+            }
+            let worst = match w.peek() {
+                Some(x) => x.distance,
+                None => f32::INFINITY,
+            };
+            if w.len() < ef || f.distance.total_cmp(&worst) == Ordering::Less {
+                c.push(Reverse(f));
+                w.push(f);
+                if w.len() > ef {
+                    // The evicted element may not have been expanded yet; it
+                    // is still in C if so, and leaves through C below.
+                    w.pop();
+                }
+            } else if let Some(s) = spill.as_deref_mut() {
+                s.frontier.push(Reverse(f));
+            }
+        }
+    }
+    if let Some(s) = spill {
+        // Unexpanded candidates stay reachable for the next batch.
+        s.frontier.extend(c);
+    }
+    let mut out = w.into_vec();
+    out.sort_unstable();
+    Ok((out, stopped))
+}
+
+/// Algorithm 2: the `ef` nearest elements to `query` on `level` reachable
+/// from `entries`, ascending by distance, deleted elements included (they
+/// are waypoints; callers filter). `visited` is used as is (not cleared), so
+/// pass a fresh set unless continuing a search.
+pub fn search_layer<S: GraphRead + ?Sized>(
+    store: &mut S,
+    query: &S::Query,
+    entries: &[S::Id],
+    ef: usize,
+    level: Level,
+    visited: &mut S::Visited,
+) -> Result<Vec<Found<S::Id>>, S::Error> {
+    let target = Target::<S>::Query(query);
+    let mut ticker = Ticker::default();
+    let mut start = Vec::with_capacity(entries.len());
+    for &id in entries {
+        if visited.insert(id) {
+            start.push(target.found(store, id, &mut ticker)?);
+        }
+    }
+    let (w, _) = layer_search(
+        store,
+        &target,
+        &start,
+        ef,
+        level,
+        visited,
+        &mut ticker,
+        None,
+    )?;
+    Ok(w)
+}
+
+/// Greedy search (`ef = 1`) from the entry point down to `target_level`;
+/// returns the element to start `target_level`'s search from. One visited set
+/// serves all upper levels: with `ef = 1` a node seen on a higher level was
+/// never better than the running best, so skipping it lower down is safe.
+pub(crate) fn descend<S: GraphRead + ?Sized>(
+    store: &mut S,
+    target: &Target<'_, S>,
+    ep: EntryPoint<S::Id>,
+    target_level: Level,
+    ticker: &mut Ticker,
+) -> Result<Found<S::Id>, S::Error> {
+    let mut best = target.found(store, ep.id, ticker)?;
+    if ep.level <= target_level {
+        return Ok(best);
+    }
+    let mut visited = store.new_visited();
+    visited.insert(ep.id);
+    let mut lc = ep.level;
+    while lc > target_level {
+        let (w, _) = layer_search(store, target, &[best], 1, lc, &mut visited, ticker, None)?;
+        if let Some(f) = w.first() {
+            best = *f;
+        }
+        lc -= 1;
+    }
+    Ok(best)
+}
+
+/// Greedy descent from the entry point to `level` (`ef = 1` on each level
+/// above it): the usual starting point of a search on `level`. `None` for an
+/// empty graph.
+pub fn greedy_descent<S: GraphRead + ?Sized>(
+    store: &mut S,
+    query: &S::Query,
+    level: Level,
+) -> Result<Option<Candidate<S::Id>>, S::Error> {
+    let Some(ep) = store.entry_point()? else {
+        return Ok(None);
+    };
+    let mut ticker = Ticker::default();
+    let f = descend(store, &Target::<S>::Query(query), ep, level, &mut ticker)?;
+    Ok(Some(f.candidate()))
+}
+
+/// k-NN search (Algorithm 5): greedy descent, then a level-0 search with
+/// `max(ef, k)` candidates; returns up to `k` live elements, nearest first.
+pub fn search<S: GraphRead + ?Sized>(
+    store: &mut S,
+    query: &S::Query,
+    k: usize,
+    ef: usize,
+) -> Result<Vec<Candidate<S::Id>>, S::Error> {
+    let Some(ep) = store.entry_point()? else {
+        return Ok(Vec::new());
+    };
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let target = Target::<S>::Query(query);
+    let mut ticker = Ticker::default();
+    let start = descend(store, &target, ep, 0, &mut ticker)?;
+    let mut visited = store.new_visited();
+    visited.insert(start.id);
+    let (w, _) = layer_search(
+        store,
+        &target,
+        &[start],
+        ef.max(k),
+        0,
+        &mut visited,
+        &mut ticker,
+        None,
+    )?;
+    Ok(w.into_iter()
+        .filter(|f| !f.deleted)
+        .take(k)
+        .map(|f| f.candidate())
+        .collect())
+}
