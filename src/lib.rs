@@ -8,9 +8,10 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod am;
 mod api;
 mod error;
-#[allow(dead_code)] // used by the ruhnsw access method (issue 3), tested in backend_tests
+mod gucs;
 mod storage;
 mod types;
 
@@ -19,7 +20,15 @@ pgrx::extension_sql_file!("../sql/install/halfvec.sql", name = "halfvec_type", r
 pgrx::extension_sql_file!("../sql/install/sparsevec.sql", name = "sparsevec_type", requires = ["halfvec_type"]);
 pgrx::extension_sql_file!("../sql/install/bit.sql", name = "bit_ops", requires = ["sparsevec_type"]);
 pgrx::extension_sql_file!("../sql/install/casts.sql", name = "type_casts", requires = ["bit_ops"]);
+pgrx::extension_sql_file!("../sql/install/ruhnsw.sql", name = "ruhnsw", requires = ["type_casts"]);
 pgrx::extension_sql_file!("../sql/install/api.sql", name = "api", finalize);
+
+/// Library load: GUCs and the index reloptions must exist before any SQL uses them.
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    am::hnsw::init();
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 mod backend_tests;

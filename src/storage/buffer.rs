@@ -79,10 +79,6 @@ impl Locked {
         unsafe { pg_sys::BufferGetBlockNumber(self.buf) }
     }
 
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
     pub fn page(&self) -> PageRef<'_> {
         // SAFETY: pinned and locked for as long as &self lives.
         unsafe { PageRef::new(pg_sys::BufferGetPage(self.buf)) }

@@ -1,0 +1,407 @@
+//! `ambuild` / `ambuildempty`.
+//!
+//! The graph is built in memory (crates/hnsw `MemoryGraph`) while the heap is scanned, then
+//! written page by page without WAL and logged once with `log_newpage_range`. When the graph
+//! would outgrow `maintenance_work_mem`, what exists is written out (with a NOTICE) and the
+//! remaining rows are inserted into the on-disk graph, as `aminsert` would. `bit` indexes are
+//! always built on disk (the in-memory graph holds float vectors only).
+
+use core::ffi::c_void;
+
+use pgrx::{pg_sys, PgSqlErrorCode};
+use ruvec_hnsw::{ElementType, HnswParams, MemoryGraph, SplitMix64};
+
+use super::format::*;
+use super::insert::insert_value;
+use super::store::{encode_element, encode_neighbors, InsertValue, PageGraph};
+use super::value::{bytes_to_f32, storage_bytes};
+use super::{options, PROC_METRIC};
+use crate::error::raise_with;
+use crate::storage::{write_init_fork_page, BuildWriter, PageMut};
+
+/// `pg_stat_progress_create_index` columns (commands/progress.h).
+const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
+const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
+const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
+const PHASE_LOAD: i64 = 2;
+const PHASE_WRITE: i64 = 3;
+
+/// What an index is: element type, metric, dimensions, graph parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub kind: ElemKind,
+    pub metric: Metric,
+    pub dims: usize,
+    pub m: u16,
+    pub ef_construction: u16,
+}
+
+impl Spec {
+    pub fn params(&self) -> HnswParams {
+        let mut p = HnswParams::new(self.m as usize, self.ef_construction as usize);
+        p.max_level = max_level(self.m);
+        p
+    }
+}
+
+/// The spec of an index being created, from its opclass, column typmod and options.
+///
+/// # Safety
+/// `index` must be an open ruhnsw index relation.
+pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
+    // SAFETY: support function 2 of every ruhnsw opclass is a constant-returning C function of
+    // ours taking one ignored argument; attribute 0 exists (single-column index).
+    unsafe {
+        let proc_ = pg_sys::index_getprocid(index, 1, PROC_METRIC);
+        let code = pg_sys::OidFunctionCall1Coll(proc_, pg_sys::InvalidOid, pg_sys::Datum::from(0))
+            .value() as i32;
+        let (Some(kind), Some(metric)) = (ElemKind::from_u8((code >> 8) as u8), Metric::from_u8(code as u8))
+        else {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                "ruhnsw operator class has an invalid support function 2".into(),
+                None,
+                None,
+            )
+        };
+        let attr = (*(*index).rd_att).attrs.as_ptr();
+        let typmod = (*attr).atttypmod;
+        if typmod < 1 {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "column does not have dimensions".into(),
+                None,
+                Some("Declare the column with its dimensions, e.g. vector(384), to index it with ruhnsw.".into()),
+            );
+        }
+        let dims = typmod as usize;
+        let max = (MAX_ITEM - ELEMENT_HEADER) / kind.vector_bytes(1).max(1);
+        let max = if kind == ElemKind::Bit { (MAX_ITEM - ELEMENT_HEADER) * 8 } else { max };
+        if dims > max {
+            let hint = match kind {
+                ElemKind::F32 => "Index a halfvec expression instead (up to 4,042 dimensions), e.g. USING ruhnsw ((embedding::halfvec(3072)) halfvec_l2_ops).",
+                _ => "An element must fit in one 8 kB page.",
+            };
+            raise_with(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                format!("ruhnsw supports at most {max} dimensions for this type, the column has {dims}"),
+                None,
+                Some(hint.into()),
+            );
+        }
+        let o = options::get(index);
+        Spec { kind, metric, dims, m: o.m as u16, ef_construction: o.ef_construction as u16 }
+    }
+}
+
+fn meta_tuple(spec: &Spec) -> MetaTuple {
+    MetaTuple {
+        magic: MAGIC,
+        version: FORMAT_VERSION,
+        dims: spec.dims as u32,
+        m: spec.m,
+        ef_construction: spec.ef_construction,
+        elem_kind: spec.kind as u8,
+        metric: spec.metric as u8,
+        entry_level: 0,
+        _pad: 0,
+        entry_blk: pg_sys::InvalidBlockNumber,
+        entry_off: 0,
+        _pad2: 0,
+        insert_blk: pg_sys::InvalidBlockNumber,
+        first_data_blk: pg_sys::InvalidBlockNumber,
+    }
+}
+
+fn write_meta(page: &mut PageMut<'_>, meta: &MetaTuple) {
+    page.init(PageOpaque::new(PAGE_META));
+    page.add_item(struct_bytes(meta)).expect("meta tuple fits an empty page");
+}
+
+struct BuildState {
+    index: pg_sys::Relation,
+    spec: Spec,
+    params: HnswParams,
+    /// In-memory phase: the graph plus our copy of each element's stored bytes and heap TID.
+    graph: Option<MemoryGraph>,
+    vectors: Vec<u8>,
+    tids: Vec<pg_sys::ItemPointerData>,
+    rng: SplitMix64,
+    budget: usize,
+    /// On-disk phase (after the memory budget ran out, or for bit indexes).
+    disk: Option<PageGraph>,
+    indexed: f64,
+}
+
+impl BuildState {
+    fn bytes_per_element(&self) -> usize {
+        let vb = self.spec.kind.vector_bytes(self.spec.dims);
+        // our copy + the graph's copy (f32 or f16) + level-0 list + upper lists on average + tid
+        vb * 2 + 2 * self.spec.m as usize * 4 + self.spec.m as usize * 4 / 2 + 32
+    }
+
+    /// Write the in-memory graph to pages and continue on disk.
+    unsafe fn spill(&mut self) {
+        // SAFETY: forwarded from the build.
+        unsafe { flush(self) };
+        // SAFETY: the meta page now exists.
+        self.disk = Some(unsafe { PageGraph::open(self.index) });
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn build_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut c_void,
+) {
+    // SAFETY: `state` is the BuildState passed to table_index_build_scan; values/isnull have
+    // one entry (single-column index).
+    unsafe {
+        let st = &mut *(state as *mut BuildState);
+        pgrx::check_for_interrupts!();
+        if *isnull {
+            return;
+        }
+        let Some(bytes) = storage_bytes(st.spec.kind, st.spec.metric, st.spec.dims, *values) else {
+            return;
+        };
+        if let Some(disk) = st.disk.as_mut() {
+            insert_value(disk, InsertValue { vector: bytes, heaptid: Tid::from_item_pointer(&*tid) }, &st.params);
+        } else {
+            let graph = st.graph.as_mut().expect("in-memory phase has a graph");
+            let v = bytes_to_f32(st.spec.kind, &bytes);
+            if let Err(e) = graph.insert(&v, &mut st.rng, &st.params) {
+                raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("ruhnsw build: {e}"), None, None);
+            }
+            st.vectors.extend_from_slice(&bytes);
+            st.tids.push(*tid);
+            if st.tids.len() * st.bytes_per_element() > st.budget {
+                pgrx::ereport!(
+                    NOTICE,
+                    PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                    format!(
+                        "ruhnsw graph no longer fits into maintenance_work_mem after {} tuples",
+                        st.tids.len()
+                    ),
+                    "Building will take significantly more time: the rest is inserted into the on-disk graph. Increase maintenance_work_mem to speed up builds."
+                );
+                st.spill();
+            }
+        }
+        st.indexed += 1.0;
+        if (st.indexed as u64).is_multiple_of(1000) {
+            pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_DONE, st.indexed as i64);
+        }
+    }
+}
+
+/// Write the meta page and the in-memory graph (if any) as the index's first pages.
+///
+/// # Safety
+/// Called once per build, with the index empty.
+unsafe fn flush(st: &mut BuildState) {
+    // SAFETY: the index is being built by us.
+    unsafe {
+        pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_WRITE);
+        let mut meta = meta_tuple(&st.spec);
+        let mut w = BuildWriter::new(st.index);
+        let meta_blk = w.append(|p| write_meta(p, &meta));
+        debug_assert_eq!(meta_blk, META_BLKNO);
+        if let Some(graph) = st.graph.take() {
+            if !graph.is_empty() {
+                write_graph(&mut w, &mut meta, &st.spec, &graph, &st.vectors, &st.tids);
+                w.rewrite(META_BLKNO, |p| write_meta(p, &meta));
+            }
+        }
+        st.vectors = Vec::new();
+        st.tids = Vec::new();
+        w.finish();
+    }
+}
+
+/// Lay the graph out on pages: for each element, its neighbour tuple then its element tuple,
+/// filling pages in order. Pass 1 assigns every element its TID (ids are needed before any
+/// neighbour list can be written); pass 2 writes, checking each offset matches.
+fn write_graph(
+    w: &mut BuildWriter,
+    meta: &mut MetaTuple,
+    spec: &Spec,
+    graph: &MemoryGraph,
+    vectors: &[u8],
+    heap: &[pg_sys::ItemPointerData],
+) {
+    let n = graph.len();
+    let vb = spec.kind.vector_bytes(spec.dims);
+    let esize = element_tuple_size(spec.kind, spec.dims);
+    let level = |i: usize| graph.level_of(i as u32).unwrap_or(0);
+
+    // Pass 1: simulate PageAddItem (line pointer 4 bytes at pd_lower, MAXALIGN'd data below
+    // pd_upper) to learn every tuple's (block, offset).
+    let empty_upper = pg_sys::BLCKSZ as usize - maxalign(core::mem::size_of::<PageOpaque>());
+    let header = core::mem::size_of::<pg_sys::PageHeaderData>();
+    let (mut blk, mut lower, mut upper, mut off) = (META_BLKNO + 1, header, empty_upper, 0u16);
+    let mut place = |size: usize| -> Tid {
+        if lower + 4 > upper.saturating_sub(maxalign(size)) {
+            blk += 1;
+            lower = header;
+            upper = empty_upper;
+            off = 0;
+        }
+        lower += 4;
+        upper -= maxalign(size);
+        off += 1;
+        Tid::new(blk, off)
+    };
+    let mut nb_tid = Vec::with_capacity(n);
+    let mut el_tid = Vec::with_capacity(n);
+    for i in 0..n {
+        nb_tid.push(place(neighbor_tuple_size(level(i), spec.m)));
+        el_tid.push(place(esize));
+    }
+
+    // Pass 2: write the pages. Item k is the neighbour tuple (even k) or element tuple (odd k)
+    // of element k / 2, in exactly the order pass 1 placed them.
+    let tid_of = |k: usize| if k % 2 == 0 { nb_tid[k / 2] } else { el_tid[k / 2] };
+    let bytes_of = |k: usize| -> Vec<u8> {
+        let i = k / 2;
+        let l = level(i);
+        if k % 2 == 0 {
+            let lists: Vec<Vec<u64>> = (0..=l)
+                .map(|layer| {
+                    let ids = graph.neighbor_slice(i as u32, layer).unwrap_or(&[]);
+                    ids.iter().map(|&j| el_tid[j as usize].to_id()).collect()
+                })
+                .collect();
+            encode_neighbors(l, spec.m, &lists)
+        } else {
+            let heaptid = Tid::from_item_pointer(&heap[i]);
+            let mut et = encode_element(l, &vectors[i * vb..(i + 1) * vb], &[heaptid]);
+            patch_neighbor_ptr(&mut et, nb_tid[i]);
+            et
+        }
+    };
+    let last_blk = el_tid.last().map(|t| t.block()).unwrap_or(META_BLKNO + 1);
+    let mut k = 0;
+    for page_blk in (META_BLKNO + 1)..=last_blk {
+        w.append(|p| {
+            let mut op = PageOpaque::new(PAGE_DATA);
+            if page_blk < last_blk {
+                op.next = page_blk + 1;
+            }
+            p.init(op);
+            while k < 2 * n && tid_of(k).block() == page_blk {
+                assert_eq!(p.add_item(&bytes_of(k)), Some(tid_of(k).off), "ruhnsw build layout");
+                k += 1;
+            }
+        });
+    }
+    if let Some(ep) = graph.entry() {
+        let t = el_tid[ep.id as usize];
+        meta.entry_blk = t.block();
+        meta.entry_off = t.off;
+        meta.entry_level = ep.level;
+    }
+    meta.first_data_blk = META_BLKNO + 1;
+    meta.insert_blk = last_blk;
+}
+
+fn patch_neighbor_ptr(element: &mut [u8], ntid: Tid) {
+    let mut h: ElementHeader = read_struct(element).expect("element header");
+    h.neighbor_blk = ntid.block();
+    h.neighbor_off = ntid.off;
+    element[..ELEMENT_HEADER].copy_from_slice(struct_bytes(&h));
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    // SAFETY: called by CREATE INDEX / REINDEX with an empty, exclusively locked index.
+    unsafe {
+        if pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) != 0 {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "ruhnsw index to build already contains data".into(),
+                None,
+                None,
+            );
+        }
+        let spec = spec_of(index);
+        let in_memory = spec.kind != ElemKind::Bit;
+        let mut st = BuildState {
+            index,
+            spec,
+            params: spec.params(),
+            graph: in_memory.then(|| {
+                let etype = if spec.kind == ElemKind::F16 { ElementType::F16 } else { ElementType::F32 };
+                MemoryGraph::new(spec.dims, memory_metric(spec.metric), etype, spec.m as usize)
+            }),
+            vectors: Vec::new(),
+            tids: Vec::new(),
+            rng: SplitMix64::new(0x5275_7665_6321_u64 ^ spec.dims as u64),
+            budget: pg_sys::maintenance_work_mem as usize * 1024,
+            disk: None,
+            indexed: 0.0,
+        };
+        if !in_memory {
+            st.spill();
+        }
+        pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_LOAD);
+        let reltuples = pg_sys::table_index_build_scan(
+            heap,
+            index,
+            index_info,
+            true,
+            true,
+            Some(build_callback),
+            &mut st as *mut BuildState as *mut c_void,
+            core::ptr::null_mut(),
+        );
+        pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_TOTAL, st.indexed as i64);
+        if st.disk.is_none() {
+            flush(&mut st);
+        }
+        pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_DONE, st.indexed as i64);
+        let mut result = pgrx::PgBox::<pg_sys::IndexBuildResult>::alloc0();
+        result.heap_tuples = reltuples;
+        result.index_tuples = st.indexed;
+        result.into_pg()
+    }
+}
+
+fn memory_metric(m: Metric) -> ruvec_hnsw::Metric {
+    match m {
+        Metric::L2 => ruvec_hnsw::Metric::L2,
+        Metric::InnerProduct => ruvec_hnsw::Metric::InnerProduct,
+        Metric::Cosine => ruvec_hnsw::Metric::Cosine,
+        Metric::L1 => ruvec_hnsw::Metric::L1,
+        Metric::Hamming | Metric::Jaccard => unreachable!("bit indexes are built on disk"),
+    }
+}
+
+/// `ambuildempty`: the init fork of an UNLOGGED index is an empty index (just the meta page);
+/// crash recovery resets the main fork to it.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    // SAFETY: called at CREATE INDEX for unlogged indexes, init fork empty.
+    unsafe {
+        let meta = meta_tuple(&spec_of(index));
+        write_init_fork_page(index, |p| write_meta(p, &meta));
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut core::ffi::c_char {
+    let name: &'static core::ffi::CStr = match phase {
+        PHASE_LOAD => c"loading tuples",
+        PHASE_WRITE => c"writing index pages",
+        _ => return core::ptr::null_mut(),
+    };
+    name.as_ptr() as *mut core::ffi::c_char
+}

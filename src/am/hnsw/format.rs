@@ -1,0 +1,314 @@
+//! On-disk format of a `ruhnsw` index (format version 1).
+//!
+//! ```text
+//! block 0        meta page: one MetaTuple (item 1)
+//! block 1..n     data pages: ElementTuples and NeighborTuples, chained by PageOpaque.next
+//!
+//! ElementTuple  (fixed size per index)
+//!   u8 kind = ELEMENT | FREE     u8 level     u8 deleted     u8 tier (storage kind of the vector)
+//!   u32 neighbor block           u16 neighbor offset          u16 number of heap TIDs in use
+//!   Tid heaptids[10]             -- identical vectors share one element (up to 10 rows)
+//!   vector bytes                 -- f32[dims] | f16[dims] | bits[ceil(dims/8)], per `tier`
+//!
+//! NeighborTuple (fixed size per level)
+//!   u8 kind = NEIGHBORS   u8 level   u16 0
+//!   Tid slots[(level + 2) * m]   -- 2m slots for layer 0, then m per layer 1..=level;
+//!                                   an unused slot has offset 0 (InvalidOffsetNumber)
+//! ```
+//!
+//! Every element's id is the TID of its ElementTuple. Tuples never move and are overwritten in
+//! place (same size), so ids stay valid until VACUUM frees an element; a freed slot is reused
+//! by a later insert, which bumps nothing else: scans that still hold the old id simply read
+//! the new element — a valid, if unhelpful, waypoint.
+//!
+//! All structs are `#[repr(C)]` with compile-time size checks; the meta page carries a magic
+//! number and a format version, and an index written by an unknown version is refused with a
+//! REINDEX hint.
+
+use core::mem::size_of;
+
+use pgrx::pg_sys;
+
+pub const MAGIC: u32 = 0x5255_4857; // "RUHW"
+pub const FORMAT_VERSION: u32 = 1;
+/// Identifies ruhnsw pages in the last 2 bytes of the special area (like btree's BTP_ID).
+pub const PAGE_ID: u16 = 0xFF97;
+pub const META_BLKNO: pg_sys::BlockNumber = 0;
+/// Heap rows with an identical vector share an element, up to this many.
+pub const HEAPTIDS: usize = 10;
+/// Graph layers are capped (the level distribution makes > 16 vanishingly rare); for large m
+/// the cap is lower so a top-level NeighborTuple still fits a page (see [`max_level`]).
+pub const MAX_LEVEL: u8 = 16;
+
+pub const PAGE_META: u16 = 1;
+pub const PAGE_DATA: u16 = 2;
+
+pub const KIND_ELEMENT: u8 = 1;
+pub const KIND_NEIGHBORS: u8 = 2;
+pub const KIND_FREE: u8 = 3;
+
+/// Special area of every page.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageOpaque {
+    /// Next data page in the chain (InvalidBlockNumber at the end).
+    pub next: pg_sys::BlockNumber,
+    pub page_type: u16,
+    pub page_id: u16,
+}
+const _: () = assert!(size_of::<PageOpaque>() == 8);
+
+impl PageOpaque {
+    pub fn new(page_type: u16) -> Self {
+        PageOpaque { next: pg_sys::InvalidBlockNumber, page_type, page_id: PAGE_ID }
+    }
+}
+
+/// What the index stores per element (the opclass's input type).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElemKind {
+    F32 = 1,
+    F16 = 2,
+    Bit = 3,
+}
+
+impl ElemKind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            1 => Some(ElemKind::F32),
+            2 => Some(ElemKind::F16),
+            3 => Some(ElemKind::Bit),
+            _ => None,
+        }
+    }
+
+    /// Bytes of one stored vector of `dims` dimensions.
+    pub fn vector_bytes(self, dims: usize) -> usize {
+        match self {
+            ElemKind::F32 => 4 * dims,
+            ElemKind::F16 => 2 * dims,
+            ElemKind::Bit => dims.div_ceil(8),
+        }
+    }
+}
+
+/// Distance function of the index (from the opclass's support function 2).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    L2 = 1,
+    InnerProduct = 2,
+    Cosine = 3,
+    L1 = 4,
+    Hamming = 5,
+    Jaccard = 6,
+}
+
+impl Metric {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            1 => Metric::L2,
+            2 => Metric::InnerProduct,
+            3 => Metric::Cosine,
+            4 => Metric::L1,
+            5 => Metric::Hamming,
+            6 => Metric::Jaccard,
+            _ => return None,
+        })
+    }
+}
+
+/// The meta page's single tuple.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetaTuple {
+    pub magic: u32,
+    pub version: u32,
+    pub dims: u32,
+    pub m: u16,
+    pub ef_construction: u16,
+    pub elem_kind: u8,
+    pub metric: u8,
+    pub entry_level: u8,
+    pub _pad: u8,
+    /// Entry point element (InvalidBlockNumber when the index is empty).
+    pub entry_blk: pg_sys::BlockNumber,
+    pub entry_off: u16,
+    pub _pad2: u16,
+    /// Last data page: inserts try it first before extending.
+    pub insert_blk: pg_sys::BlockNumber,
+    /// Data pages chain head (block 1 once anything was inserted).
+    pub first_data_blk: pg_sys::BlockNumber,
+}
+const _: () = assert!(size_of::<MetaTuple>() == 36);
+
+/// A heap or index TID as stored on disk: PostgreSQL's ItemPointerData layout (6 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Tid {
+    pub blk_hi: u16,
+    pub blk_lo: u16,
+    pub off: u16,
+}
+const _: () = assert!(size_of::<Tid>() == 6);
+
+impl Tid {
+    pub const INVALID: Tid = Tid { blk_hi: 0, blk_lo: 0, off: 0 };
+
+    pub fn new(blk: pg_sys::BlockNumber, off: u16) -> Self {
+        Tid { blk_hi: (blk >> 16) as u16, blk_lo: blk as u16, off }
+    }
+    pub fn block(self) -> pg_sys::BlockNumber {
+        ((self.blk_hi as u32) << 16) | self.blk_lo as u32
+    }
+    pub fn is_valid(self) -> bool {
+        self.off != 0
+    }
+    /// Element ids handed to the graph code: block in the high bits, offset in the low 16.
+    pub fn to_id(self) -> u64 {
+        ((self.block() as u64) << 16) | self.off as u64
+    }
+    pub fn from_id(id: u64) -> Self {
+        Tid::new((id >> 16) as u32, id as u16)
+    }
+    pub fn from_item_pointer(p: &pg_sys::ItemPointerData) -> Self {
+        Tid { blk_hi: p.ip_blkid.bi_hi, blk_lo: p.ip_blkid.bi_lo, off: p.ip_posid }
+    }
+    pub fn to_item_pointer(self) -> pg_sys::ItemPointerData {
+        pg_sys::ItemPointerData {
+            ip_blkid: pg_sys::BlockIdData { bi_hi: self.blk_hi, bi_lo: self.blk_lo },
+            ip_posid: self.off,
+        }
+    }
+}
+
+/// Fixed header of an ElementTuple; the vector bytes follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElementHeader {
+    pub kind: u8,
+    pub level: u8,
+    pub deleted: u8,
+    pub tier: u8,
+    pub neighbor_blk: pg_sys::BlockNumber,
+    pub neighbor_off: u16,
+    pub ntids: u16,
+    pub heaptids: [Tid; HEAPTIDS],
+}
+pub const ELEMENT_HEADER: usize = size_of::<ElementHeader>();
+const _: () = assert!(ELEMENT_HEADER == 72);
+
+impl ElementHeader {
+    pub fn neighbor_tid(&self) -> Tid {
+        Tid::new(self.neighbor_blk, self.neighbor_off)
+    }
+    pub fn live_tids(&self) -> &[Tid] {
+        &self.heaptids[..(self.ntids as usize).min(HEAPTIDS)]
+    }
+}
+
+/// Fixed header of a NeighborTuple; `(level + 2) * m` Tid slots follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighborHeader {
+    pub kind: u8,
+    pub level: u8,
+    pub _pad: u16,
+}
+pub const NEIGHBOR_HEADER: usize = size_of::<NeighborHeader>();
+const _: () = assert!(NEIGHBOR_HEADER == 4);
+
+/// Slots of a NeighborTuple for an element of `level`: 2m on layer 0 plus m per upper layer.
+pub fn neighbor_slots(level: u8, m: u16) -> usize {
+    (level as usize + 2) * m as usize
+}
+
+/// First slot and slot count of `layer` inside a NeighborTuple.
+pub fn layer_slots(layer: u8, m: u16) -> (usize, usize) {
+    let m = m as usize;
+    if layer == 0 {
+        (0, 2 * m)
+    } else {
+        (2 * m + (layer as usize - 1) * m, m)
+    }
+}
+
+/// Highest layer an element may get with this `m`: MAX_LEVEL, or less when the neighbour tuple
+/// of such an element would not fit a page (m = 100 gives 11; P(level > 11) = 100^-12).
+pub fn max_level(m: u16) -> u8 {
+    let slots = (MAX_ITEM - NEIGHBOR_HEADER) / (size_of::<Tid>() * m.max(1) as usize);
+    (slots.saturating_sub(2)).min(MAX_LEVEL as usize) as u8
+}
+
+pub fn element_tuple_size(kind: ElemKind, dims: usize) -> usize {
+    ELEMENT_HEADER + kind.vector_bytes(dims)
+}
+
+pub fn neighbor_tuple_size(level: u8, m: u16) -> usize {
+    NEIGHBOR_HEADER + size_of::<Tid>() * neighbor_slots(level, m)
+}
+
+/// Largest item that fits on an otherwise empty data page (PostgreSQL's page header, one line
+/// pointer, our special area; items are MAXALIGN'd).
+pub const MAX_ITEM: usize = pg_sys::BLCKSZ as usize
+    - maxalign(size_of::<pg_sys::PageHeaderData>())
+    - maxalign(size_of::<PageOpaque>())
+    - size_of::<pg_sys::ItemIdData>();
+
+pub const fn maxalign(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// Read a `#[repr(C)]` plain-data struct from the start of an item.
+pub fn read_struct<T: Copy>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: length checked; T is plain old data (only integer fields) so any bytes are valid.
+    Some(unsafe { (bytes.as_ptr() as *const T).read_unaligned() })
+}
+
+/// The bytes of a plain-data struct.
+pub fn struct_bytes<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: T is a #[repr(C)] plain-data struct without padding holes that matter on disk
+    // (all our structs are explicitly padded), viewed as bytes for its own size.
+    unsafe { core::slice::from_raw_parts(v as *const T as *const u8, size_of::<T>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tid_roundtrip() {
+        for (b, o) in [(0u32, 1u16), (1, 291), (0x1234_5678, 7), (u32::MAX - 1, u16::MAX)] {
+            let t = Tid::new(b, o);
+            assert_eq!(t.block(), b);
+            assert_eq!(Tid::from_id(t.to_id()), t);
+        }
+    }
+
+    #[test]
+    fn layer_slots_cover_tuple() {
+        let m = 16;
+        let level = 3;
+        let (s0, n0) = layer_slots(0, m);
+        assert_eq!((s0, n0), (0, 32));
+        let (s3, n3) = layer_slots(3, m);
+        assert_eq!(s3 + n3, neighbor_slots(level, m));
+    }
+
+    #[test]
+    fn page_capacity() {
+        // 2000-d f32 element (8072 bytes) fits a page on its own; neighbours go elsewhere.
+        assert!(element_tuple_size(ElemKind::F32, 2000) <= MAX_ITEM);
+        assert!(element_tuple_size(ElemKind::F16, 4000) <= MAX_ITEM);
+        assert!(element_tuple_size(ElemKind::F32, 2030) > MAX_ITEM);
+        for m in [2u16, 16, 48, 100] {
+            assert!(neighbor_tuple_size(max_level(m), m) <= MAX_ITEM, "m={m}");
+        }
+        assert_eq!(max_level(16), MAX_LEVEL);
+        assert_eq!(max_level(100), 11);
+    }
+}

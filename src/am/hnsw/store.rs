@@ -1,0 +1,555 @@
+//! `PageGraph`: the graph traits of `crates/hnsw` implemented over the index's pages.
+//!
+//! Reads take a share lock on one page, compute or copy what they need, and unlock before
+//! returning (never holding a lock across calls, as the traits require). Writes are one Generic
+//! WAL record each. Errors are raised as Postgres ERRORs on the spot (corrupted tuples: XX001
+//! with a REINDEX hint), so the trait's error type is uninhabited.
+
+use core::convert::Infallible;
+
+use half::f16;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use ruvec_distance as dist;
+use ruvec_hnsw::{EntryPoint, GraphRead, GraphWrite, HashVisited, Level, Merge};
+
+use super::format::*;
+use crate::error::raise_with;
+use crate::storage::{Locked, Mode, PageMut, WalRecord};
+
+/// A prepared query vector, in the index's element type.
+pub enum Query {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    Bit(Vec<u8>),
+}
+
+/// What an insert stores: the vector in storage format plus the heap row it points to.
+pub struct InsertValue {
+    pub vector: Vec<u8>,
+    pub heaptid: Tid,
+}
+
+/// The index-wide facts from the meta page.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    pub dims: usize,
+    pub m: u16,
+    pub ef_construction: u16,
+    pub kind: ElemKind,
+    pub metric: Metric,
+}
+
+impl Meta {
+    pub fn params(&self) -> ruvec_hnsw::HnswParams {
+        let mut p = ruvec_hnsw::HnswParams::new(self.m as usize, self.ef_construction as usize);
+        p.max_level = max_level(self.m);
+        p
+    }
+
+    pub fn vector_bytes(&self) -> usize {
+        self.kind.vector_bytes(self.dims)
+    }
+}
+
+pub fn corrupted(what: &str) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("ruhnsw index is corrupted: {what}"),
+        None,
+        Some("REINDEX the index.".into()),
+    )
+}
+
+/// Read and check the meta tuple.
+///
+/// # Safety
+/// `rel` must be an open ruhnsw index.
+pub unsafe fn read_meta_tuple(rel: pg_sys::Relation) -> MetaTuple {
+    // SAFETY: block 0 always exists in a built index.
+    let buf = unsafe { Locked::read(rel, META_BLKNO, Mode::Share) };
+    let Some(t) = buf.page().item(1).and_then(read_struct::<MetaTuple>) else {
+        corrupted("missing meta tuple")
+    };
+    if t.magic != MAGIC {
+        corrupted("bad magic number on the meta page");
+    }
+    if t.version != FORMAT_VERSION {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "ruhnsw index has on-disk format version {}, this ruvec reads version {}",
+                t.version, FORMAT_VERSION
+            ),
+            None,
+            Some("REINDEX the index to rebuild it in the current format.".into()),
+        );
+    }
+    t
+}
+
+pub struct PageGraph {
+    rel: pg_sys::Relation,
+    pub meta: Meta,
+    ticks: u32,
+    /// Vector of the last `distance_between` left-hand element (calls come in runs).
+    cache: Option<(u64, Vec<u8>)>,
+}
+
+impl PageGraph {
+    /// # Safety
+    /// `rel` must be an open ruhnsw index, kept open while the graph is used.
+    pub unsafe fn open(rel: pg_sys::Relation) -> Self {
+        // SAFETY: forwarded.
+        let t = unsafe { read_meta_tuple(rel) };
+        let (Some(kind), Some(metric)) = (ElemKind::from_u8(t.elem_kind), Metric::from_u8(t.metric))
+        else {
+            corrupted("unknown element type or metric in the meta page")
+        };
+        let meta = Meta {
+            dims: t.dims as usize,
+            m: t.m,
+            ef_construction: t.ef_construction,
+            kind,
+            metric,
+        };
+        PageGraph { rel, meta, ticks: 0, cache: None }
+    }
+
+    pub fn rel(&self) -> pg_sys::Relation {
+        self.rel
+    }
+
+    /// Run `f` on the bytes of item `tid` under a share lock.
+    fn with_item<R>(&self, tid: Tid, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: ids come from this index's tuples; Locked::read raises an ERROR for a block
+        // past the end, which here means corruption.
+        let buf = unsafe { Locked::read(self.rel, tid.block(), Mode::Share) };
+        match buf.page().item(tid.off) {
+            Some(bytes) => f(bytes),
+            None => corrupted("dangling element or neighbour pointer"),
+        }
+    }
+
+    /// Run `f` on an element's header and vector bytes under a share lock.
+    pub fn with_element<R>(&self, id: u64, f: impl FnOnce(&ElementHeader, &[u8]) -> R) -> R {
+        let vb = self.meta.vector_bytes();
+        self.with_item(Tid::from_id(id), |bytes| {
+            let Some(h) = read_struct::<ElementHeader>(bytes) else { corrupted("short element tuple") };
+            if bytes.len() < ELEMENT_HEADER + vb {
+                corrupted("short element tuple");
+            }
+            f(&h, &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb])
+        })
+    }
+
+    /// Convert a stored vector to a query (for distances between two elements).
+    fn query_from_bytes(&self, v: &[u8]) -> Query {
+        match self.meta.kind {
+            ElemKind::F32 => Query::F32(
+                v.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            ),
+            ElemKind::F16 => {
+                Query::F16(v.chunks_exact(2).map(|c| f16::from_ne_bytes([c[0], c[1]])).collect())
+            }
+            ElemKind::Bit => Query::Bit(v.to_vec()),
+        }
+    }
+
+    fn vector_copy(&self, id: u64) -> Vec<u8> {
+        self.with_element(id, |_, v| v.to_vec())
+    }
+
+    /// One WAL-logged in-place rewrite of an item; `edit` gets the current bytes and returns
+    /// the new ones (same length), or None to leave the page untouched.
+    pub fn rewrite_item(&self, tid: Tid, edit: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> bool {
+        // SAFETY: as in with_item; the page is exclusively locked inside the record.
+        unsafe {
+            let mut rec = WalRecord::start(self.rel);
+            let i = rec.register(Locked::read(self.rel, tid.block(), Mode::Exclusive), false);
+            let mut page = rec.page(i);
+            let Some(old) = page.as_ref().item(tid.off) else {
+                corrupted("dangling element or neighbour pointer")
+            };
+            match edit(old) {
+                Some(new) => {
+                    if !page.overwrite_item(tid.off, &new) {
+                        corrupted("tuple size changed");
+                    }
+                    rec.finish();
+                    true
+                }
+                None => false, // dropping `rec` aborts: nothing changes
+            }
+        }
+    }
+
+    /// Current neighbour list of `id` at `level` as raw slots.
+    fn neighbor_slots_of(&self, id: u64, level: Level) -> Option<(Tid, Vec<Tid>)> {
+        let (ntid, elevel) = self.with_element(id, |h, _| (h.neighbor_tid(), h.level));
+        if level > elevel {
+            return None;
+        }
+        let (start, n) = layer_slots(level, self.meta.m);
+        let slots = self.with_item(ntid, |bytes| {
+            let Some(h) = read_struct::<NeighborHeader>(bytes) else { corrupted("short neighbour tuple") };
+            if h.kind != KIND_NEIGHBORS || h.level < level {
+                corrupted("neighbour tuple does not match its element");
+            }
+            read_tids(&bytes[NEIGHBOR_HEADER..], start, n)
+        });
+        Some((ntid, slots))
+    }
+
+    /// Add an element tuple and its neighbour tuple, extending the index when the last page is
+    /// full. Locks: meta (block 0) before data pages, data pages in ascending order.
+    fn place(&mut self, element: &mut Vec<u8>, neighbors: &[u8]) -> Tid {
+        let elen = element.len();
+        let need_together = maxalign(elen) + maxalign(neighbors.len()) + 8;
+        // Fast path: the current insert page has room for both.
+        // SAFETY: rel is open; block numbers come from the meta page.
+        unsafe {
+            let insert_blk = read_meta_tuple(self.rel).insert_blk;
+            if insert_blk != pg_sys::InvalidBlockNumber {
+                let buf = Locked::read(self.rel, insert_blk, Mode::Exclusive);
+                if buf.page().free_space() >= need_together {
+                    let mut rec = WalRecord::start(self.rel);
+                    let i = rec.register(buf, false);
+                    let blk = rec.block(i);
+                    let tid = add_pair(&mut rec.page(i), blk, element, neighbors, None);
+                    rec.finish();
+                    return tid;
+                }
+            }
+            // Slow path: new page(s) at the end, linked from the last page, meta updated.
+            let mut rec = WalRecord::start(self.rel);
+            let mi = rec.register(Locked::read(self.rel, META_BLKNO, Mode::Exclusive), false);
+            let mut meta: MetaTuple = read_struct(rec.page(mi).as_ref().item(1).unwrap_or(&[]))
+                .unwrap_or_else(|| corrupted("missing meta tuple"));
+            let last = (meta.insert_blk != pg_sys::InvalidBlockNumber)
+                .then(|| rec.register(Locked::read(self.rel, meta.insert_blk, Mode::Exclusive), false));
+            let ni = rec.register(Locked::extend(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM), true);
+            let nblk = rec.block(ni);
+            rec.page(ni).init(PageOpaque::new(PAGE_DATA));
+            let together = need_together <= MAX_ITEM;
+            let extra = if together {
+                None
+            } else {
+                let xi = rec.register(Locked::extend(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM), true);
+                let mut opaque = PageOpaque::new(PAGE_DATA);
+                opaque.next = pg_sys::InvalidBlockNumber;
+                rec.page(xi).init(opaque);
+                let mut nop = PageOpaque::new(PAGE_DATA);
+                nop.next = rec.block(xi);
+                rec.page(ni).set_special(nop);
+                Some(xi)
+            };
+            let tid = match extra {
+                None => add_pair(&mut rec.page(ni), nblk, element, neighbors, None),
+                Some(xi) => {
+                    let xblk = rec.block(xi);
+                    let noff = rec.page(xi).add_item(neighbors).unwrap_or_else(|| corrupted("neighbour tuple too large"));
+                    add_pair(&mut rec.page(ni), nblk, element, &[], Some(Tid::new(xblk, noff)))
+                }
+            };
+            if let Some(li) = last {
+                let mut op = rec.page(li).as_ref().special::<PageOpaque>().unwrap_or(PageOpaque::new(PAGE_DATA));
+                op.next = nblk;
+                rec.page(li).set_special(op);
+            }
+            meta.insert_blk = extra.map(|xi| rec.block(xi)).unwrap_or(nblk);
+            if meta.first_data_blk == pg_sys::InvalidBlockNumber {
+                meta.first_data_blk = nblk;
+            }
+            rec.page(mi).overwrite_item(1, struct_bytes(&meta));
+            rec.finish();
+            tid
+        }
+    }
+}
+
+/// Put a neighbour tuple (unless `neighbor_at` says where it already is) and then the element
+/// pointing at it on one page. Returns the element's TID.
+fn add_pair(
+    page: &mut PageMut<'_>,
+    blk: pg_sys::BlockNumber,
+    element: &mut [u8],
+    neighbors: &[u8],
+    neighbor_at: Option<Tid>,
+) -> Tid {
+    let ntid = match neighbor_at {
+        Some(t) => t,
+        None => Tid::new(blk, page.add_item(neighbors).unwrap_or_else(|| corrupted("page full"))),
+    };
+    let mut h: ElementHeader = read_struct(element).expect("element header");
+    h.neighbor_blk = ntid.block();
+    h.neighbor_off = ntid.off;
+    element[..ELEMENT_HEADER].copy_from_slice(struct_bytes(&h));
+    let off = page.add_item(element).unwrap_or_else(|| corrupted("page full"));
+    Tid::new(blk, off)
+}
+
+pub fn read_tids(slots: &[u8], start: usize, n: usize) -> Vec<Tid> {
+    (start..start + n)
+        .filter_map(|i| read_struct::<Tid>(slots.get(i * 6..i * 6 + 6)?))
+        .filter(|t| t.is_valid())
+        .collect()
+}
+
+/// Encode a neighbour tuple for an element of `level` with the given lists per layer.
+pub fn encode_neighbors(level: Level, m: u16, lists: &[Vec<u64>]) -> Vec<u8> {
+    let mut out = vec![0u8; neighbor_tuple_size(level, m)];
+    let h = NeighborHeader { kind: KIND_NEIGHBORS, level, _pad: 0 };
+    out[..NEIGHBOR_HEADER].copy_from_slice(struct_bytes(&h));
+    for (layer, list) in lists.iter().enumerate().take(level as usize + 1) {
+        write_layer(&mut out, layer as Level, m, list);
+    }
+    out
+}
+
+/// Overwrite one layer's slots inside an encoded neighbour tuple (unused slots zeroed).
+pub fn write_layer(tuple: &mut [u8], layer: Level, m: u16, ids: &[u64]) {
+    let (start, n) = layer_slots(layer, m);
+    for i in 0..n {
+        let t = ids.get(i).map(|&id| Tid::from_id(id)).unwrap_or(Tid::INVALID);
+        let at = NEIGHBOR_HEADER + (start + i) * 6;
+        tuple[at..at + 6].copy_from_slice(struct_bytes(&t));
+    }
+}
+
+/// Encode an element tuple (neighbour pointer filled in when placed).
+pub fn encode_element(level: Level, vector: &[u8], heaptids: &[Tid]) -> Vec<u8> {
+    let mut h = ElementHeader {
+        kind: KIND_ELEMENT,
+        level,
+        deleted: 0,
+        tier: 0,
+        neighbor_blk: pg_sys::InvalidBlockNumber,
+        neighbor_off: 0,
+        ntids: heaptids.len().min(HEAPTIDS) as u16,
+        heaptids: [Tid::INVALID; HEAPTIDS],
+    };
+    for (slot, t) in h.heaptids.iter_mut().zip(heaptids) {
+        *slot = *t;
+    }
+    let mut out = Vec::with_capacity(ELEMENT_HEADER + vector.len());
+    out.extend_from_slice(struct_bytes(&h));
+    out.extend_from_slice(vector);
+    out
+}
+
+/// View stored bytes as a slice of T when aligned, else copy (pages MAXALIGN items, so the
+/// copy is a fallback that never triggers for well-formed tuples).
+fn typed<T: Copy, const N: usize>(v: &[u8], conv: fn([u8; N]) -> T) -> std::borrow::Cow<'_, [T]> {
+    if (v.as_ptr() as usize) % core::mem::align_of::<T>() == 0 {
+        // SAFETY: aligned, length rounded down to whole elements, T is plain data.
+        std::borrow::Cow::Borrowed(unsafe {
+            core::slice::from_raw_parts(v.as_ptr() as *const T, v.len() / N)
+        })
+    } else {
+        std::borrow::Cow::Owned(v.chunks_exact(N).map(|c| conv(c.try_into().unwrap())).collect())
+    }
+}
+
+pub fn distance_bytes(metric: Metric, q: &Query, v: &[u8]) -> f32 {
+    match q {
+        Query::F32(q) => {
+            let x = typed::<f32, 4>(v, f32::from_ne_bytes);
+            match metric {
+                Metric::L2 => dist::l2_squared_f32(q, &x),
+                Metric::InnerProduct => -dist::dot_f32(q, &x),
+                Metric::Cosine => dist::cosine_distance_f32(q, &x) as f32,
+                Metric::L1 => dist::l1_f32(q, &x),
+                _ => f32::NAN,
+            }
+        }
+        Query::F16(q) => {
+            let x = typed::<f16, 2>(v, f16::from_ne_bytes);
+            match metric {
+                Metric::L2 => dist::l2_squared_f16(q, &x),
+                Metric::InnerProduct => -dist::dot_f16(q, &x),
+                Metric::Cosine => dist::cosine_distance_f16(q, &x) as f32,
+                Metric::L1 => dist::l1_f16(q, &x),
+                _ => f32::NAN,
+            }
+        }
+        Query::Bit(q) => match metric {
+            Metric::Jaccard => dist::jaccard_distance(q, v) as f32,
+            _ => dist::hamming(q, v) as f32,
+        },
+    }
+}
+
+impl GraphRead for PageGraph {
+    type Id = u64;
+    type Query = Query;
+    type Error = Infallible;
+    type Visited = HashVisited<u64>;
+
+    fn entry_point(&mut self) -> Result<Option<EntryPoint<u64>>, Infallible> {
+        // SAFETY: rel is open.
+        let t = unsafe { read_meta_tuple(self.rel) };
+        Ok((t.entry_blk != pg_sys::InvalidBlockNumber && t.entry_off != 0).then(|| EntryPoint {
+            id: Tid::new(t.entry_blk, t.entry_off).to_id(),
+            level: t.entry_level,
+        }))
+    }
+
+    fn level(&mut self, id: u64) -> Result<Level, Infallible> {
+        Ok(self.with_element(id, |h, _| h.level))
+    }
+
+    fn is_deleted(&mut self, id: u64) -> Result<bool, Infallible> {
+        Ok(self.with_element(id, |h, _| h.deleted != 0 || h.kind != KIND_ELEMENT))
+    }
+
+    fn neighbors(&mut self, id: u64, level: Level, out: &mut Vec<u64>) -> Result<(), Infallible> {
+        out.clear();
+        if let Some((_, slots)) = self.neighbor_slots_of(id, level) {
+            out.extend(slots.into_iter().map(Tid::to_id));
+        }
+        Ok(())
+    }
+
+    fn distance(&mut self, query: &Query, id: u64) -> Result<f32, Infallible> {
+        let metric = self.meta.metric;
+        Ok(self.with_element(id, |_, v| distance_bytes(metric, query, v)))
+    }
+
+    fn distance_between(&mut self, a: u64, b: u64) -> Result<f32, Infallible> {
+        if self.cache.as_ref().map(|(id, _)| *id) != Some(a) {
+            self.cache = Some((a, self.vector_copy(a)));
+        }
+        let q = self.query_from_bytes(&self.cache.as_ref().expect("cached").1);
+        self.distance(&q, b)
+    }
+
+    fn visit(&mut self, query: &Query, id: u64) -> Result<ruvec_hnsw::Visit, Infallible> {
+        let metric = self.meta.metric;
+        Ok(self.with_element(id, |h, v| ruvec_hnsw::Visit {
+            distance: distance_bytes(metric, query, v),
+            level: h.level,
+            deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
+        }))
+    }
+
+    fn new_visited(&self) -> HashVisited<u64> {
+        HashVisited::default()
+    }
+
+    fn check_interrupts(&mut self) -> Result<(), Infallible> {
+        self.ticks = self.ticks.wrapping_add(1);
+        pgrx::check_for_interrupts!();
+        Ok(())
+    }
+}
+
+impl GraphWrite for PageGraph {
+    type Value = InsertValue;
+
+    fn query_for_value(&mut self, value: &InsertValue) -> Result<Query, Infallible> {
+        Ok(self.query_from_bytes(&value.vector))
+    }
+
+    fn add_element(
+        &mut self,
+        value: &InsertValue,
+        level: Level,
+        neighbors: &[Vec<u64>],
+    ) -> Result<u64, Infallible> {
+        let mut element = encode_element(level, &value.vector, &[value.heaptid]);
+        let ntuple = encode_neighbors(level, self.meta.m, neighbors);
+        Ok(self.place(&mut element, &ntuple).to_id())
+    }
+
+    fn set_neighbors(&mut self, id: u64, level: Level, neighbors: &[u64]) -> Result<(), Infallible> {
+        let m = self.meta.m;
+        let ntid = self.with_element(id, |h, _| h.neighbor_tid());
+        self.rewrite_item(ntid, |old| {
+            let mut new = old.to_vec();
+            write_layer(&mut new, level, m, neighbors);
+            Some(new)
+        });
+        Ok(())
+    }
+
+    fn update_neighbors(
+        &mut self,
+        id: u64,
+        level: Level,
+        expected: &[u64],
+        new: &[u64],
+    ) -> Result<bool, Infallible> {
+        let m = self.meta.m;
+        let ntid = self.with_element(id, |h, _| h.neighbor_tid());
+        let (start, n) = layer_slots(level, m);
+        // Compare and set under the neighbour page's exclusive lock, in one WAL record.
+        Ok(self.rewrite_item(ntid, |old| {
+            let current: Vec<u64> =
+                read_tids(&old[NEIGHBOR_HEADER..], start, n).into_iter().map(Tid::to_id).collect();
+            if current != expected {
+                return None;
+            }
+            let mut out = old.to_vec();
+            write_layer(&mut out, level, m, new);
+            Some(out)
+        }))
+    }
+
+    fn set_entry_point(&mut self, entry: Option<EntryPoint<u64>>) -> Result<(), Infallible> {
+        self.rewrite_item(Tid::new(META_BLKNO, 1), |old| {
+            let mut t: MetaTuple = read_struct(old)?;
+            match entry {
+                Some(e) => {
+                    let tid = Tid::from_id(e.id);
+                    t.entry_blk = tid.block();
+                    t.entry_off = tid.off;
+                    t.entry_level = e.level;
+                }
+                None => {
+                    t.entry_blk = pg_sys::InvalidBlockNumber;
+                    t.entry_off = 0;
+                    t.entry_level = 0;
+                }
+            }
+            Some(struct_bytes(&t).to_vec())
+        });
+        Ok(())
+    }
+
+    fn mark_deleted(&mut self, id: u64) -> Result<(), Infallible> {
+        self.rewrite_item(Tid::from_id(id), |old| {
+            let mut h: ElementHeader = read_struct(old)?;
+            if h.deleted != 0 {
+                return None;
+            }
+            h.deleted = 1;
+            let mut out = old.to_vec();
+            out[..ELEMENT_HEADER].copy_from_slice(struct_bytes(&h));
+            Some(out)
+        });
+        Ok(())
+    }
+
+    fn merge_duplicate(&mut self, existing: u64, value: &InsertValue) -> Result<Merge, Infallible> {
+        let vb = self.meta.vector_bytes();
+        let same = self.with_element(existing, |_, v| v == value.vector.as_slice());
+        if !same {
+            return Ok(Merge::NotDuplicate);
+        }
+        let merged = self.rewrite_item(Tid::from_id(existing), |old| {
+            let mut h: ElementHeader = read_struct(old)?;
+            if h.kind != KIND_ELEMENT || h.deleted != 0 || h.ntids as usize >= HEAPTIDS {
+                return None;
+            }
+            if old.len() < ELEMENT_HEADER + vb || old[ELEMENT_HEADER..ELEMENT_HEADER + vb] != value.vector[..] {
+                return None;
+            }
+            h.heaptids[h.ntids as usize] = value.heaptid;
+            h.ntids += 1;
+            let mut out = old.to_vec();
+            out[..ELEMENT_HEADER].copy_from_slice(struct_bytes(&h));
+            Some(out)
+        });
+        Ok(if merged { Merge::Merged } else { Merge::Full })
+    }
+}

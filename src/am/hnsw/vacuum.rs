@@ -1,0 +1,200 @@
+//! VACUUM: `ambulkdelete` removes dead heap TIDs and repairs the graph; `amvacuumcleanup`
+//! reports statistics.
+//!
+//! Three passes:
+//! 1. every data page, one WAL record per changed page: drop heap TIDs the callback says are
+//!    dead; an element left without TIDs is marked deleted (still a waypoint for searches);
+//! 2. under the update lock (Exclusive, so no insert adds back-links meanwhile): every live
+//!    element whose lists mention a deleted element is re-linked (crates/hnsw `repair_graph`),
+//!    and the entry point moves off a deleted element;
+//! 3. deleted elements are freed (kind FREE, neighbour lists cleared): nothing links to them
+//!    any more. Scans that still hold such an id read a FREE element and skip it.
+
+use pgrx::pg_sys;
+use ruvec_hnsw::GraphRead;
+
+use super::format::*;
+use super::store::{read_tids, PageGraph};
+use super::UPDATE_LOCK;
+use crate::storage::{Locked, Mode, WalRecord};
+
+/// Visit every data page with an exclusive lock, letting `edit` rewrite element tuples.
+/// `edit(id, header, bytes) -> Option<new bytes>`; one WAL record per changed page.
+unsafe fn for_each_element(
+    rel: pg_sys::Relation,
+    mut edit: impl FnMut(u64, &ElementHeader, &[u8]) -> Option<Vec<u8>>,
+) {
+    // SAFETY: rel is the open index; blocks below nblocks exist.
+    unsafe {
+        let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        for blk in (META_BLKNO + 1)..nblocks {
+            pgrx::check_for_interrupts!(); // no buffer lock held here
+            let buf = Locked::read(rel, blk, Mode::Exclusive);
+            let mut changes: Vec<(u16, Vec<u8>)> = Vec::new();
+            {
+                let page = buf.page();
+                if page.special::<PageOpaque>().map(|o| o.page_type) != Some(PAGE_DATA) {
+                    continue;
+                }
+                for off in 1..=page.max_offset() {
+                    let Some(bytes) = page.item(off) else { continue };
+                    let Some(h) = read_struct::<ElementHeader>(bytes) else { continue };
+                    if h.kind != KIND_ELEMENT {
+                        continue;
+                    }
+                    if let Some(new) = edit(Tid::new(blk, off).to_id(), &h, bytes) {
+                        changes.push((off, new));
+                    }
+                }
+            }
+            if changes.is_empty() {
+                continue;
+            }
+            let mut rec = WalRecord::start(rel);
+            let i = rec.register(buf, false);
+            let mut page = rec.page(i);
+            for (off, new) in &changes {
+                page.overwrite_item(*off, new);
+            }
+            rec.finish();
+        }
+    }
+}
+
+fn with_header(bytes: &[u8], h: &ElementHeader) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[..ELEMENT_HEADER].copy_from_slice(struct_bytes(h));
+    out
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut core::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: VACUUM's contract: info->index is open and locked; callback decides deadness.
+    unsafe {
+        let stats = if stats.is_null() {
+            pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg()
+        } else {
+            stats
+        };
+        let rel = (*info).index;
+        let Some(cb) = callback else { return stats };
+
+        // Pass 1: drop dead heap TIDs; collect all element ids and the newly deleted ones.
+        let mut all: Vec<u64> = Vec::new();
+        let mut deleted = 0u64;
+        let mut live = 0f64;
+        let mut removed = 0f64;
+        for_each_element(rel, |id, h, bytes| {
+            all.push(id);
+            if h.deleted != 0 {
+                deleted += 1;
+                return None;
+            }
+            let mut nh = *h;
+            let mut kept = 0usize;
+            for t in h.live_tids() {
+                let mut ip = t.to_item_pointer();
+                if cb(&mut ip, callback_state) {
+                    removed += 1.0;
+                } else {
+                    nh.heaptids[kept] = *t;
+                    kept += 1;
+                }
+            }
+            live += kept as f64;
+            if kept == h.live_tids().len() {
+                return None;
+            }
+            for slot in nh.heaptids.iter_mut().skip(kept) {
+                *slot = Tid::INVALID;
+            }
+            nh.ntids = kept as u16;
+            if kept == 0 {
+                nh.deleted = 1;
+                deleted += 1;
+            }
+            Some(with_header(bytes, &nh))
+        });
+        (*stats).tuples_removed += removed;
+        (*stats).num_index_tuples = live;
+
+        if deleted > 0 {
+            // Pass 2: repair the graph around deleted elements.
+            pg_sys::LockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+            let mut graph = PageGraph::open(rel);
+            let params = graph.meta.params();
+            let _ = ruvec_hnsw::repair_graph(&mut graph, &all, &|_| false, &params);
+
+            // Pass 3: free the deleted elements; nothing links to them any more.
+            let m = graph.meta.m;
+            let mut freed: Vec<(u64, Tid)> = Vec::new();
+            for_each_element(rel, |id, h, bytes| {
+                if h.deleted == 0 {
+                    return None;
+                }
+                freed.push((id, h.neighbor_tid()));
+                let mut nh = *h;
+                nh.kind = KIND_FREE;
+                nh.ntids = 0;
+                nh.heaptids = [Tid::INVALID; HEAPTIDS];
+                Some(with_header(bytes, &nh))
+            });
+            for (_, ntid) in &freed {
+                graph.rewrite_item(*ntid, |old| {
+                    let h: NeighborHeader = read_struct(old)?;
+                    let slots = neighbor_slots(h.level, m);
+                    if read_tids(&old[NEIGHBOR_HEADER..], 0, slots).is_empty() {
+                        return None;
+                    }
+                    let mut out = old.to_vec();
+                    out[NEIGHBOR_HEADER..].fill(0);
+                    Some(out)
+                });
+            }
+            // The entry point was moved by repair_graph if it was deleted; make sure.
+            if let Ok(Some(ep)) = graph.entry_point() {
+                if freed.iter().any(|(id, _)| *id == ep.id) {
+                    let _ = ruvec_hnsw::GraphWrite::set_entry_point(&mut graph, None);
+                }
+            }
+            pg_sys::UnlockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+        }
+        stats
+    }
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: as in ambulkdelete.
+    unsafe {
+        if (*info).analyze_only {
+            return stats;
+        }
+        let stats = if stats.is_null() {
+            // No bulkdelete ran (nothing to delete): count the index's rows for the stats.
+            let s = pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
+            let mut live = 0f64;
+            for_each_element((*info).index, |_, h, _| {
+                if h.deleted == 0 {
+                    live += h.live_tids().len() as f64;
+                }
+                None
+            });
+            (*s).num_index_tuples = live;
+            s
+        } else {
+            stats
+        };
+        (*stats).num_pages =
+            pg_sys::RelationGetNumberOfBlocksInFork((*info).index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        stats
+    }
+}

@@ -1,0 +1,108 @@
+//! Turning column values (and ORDER BY arguments) into the bytes and queries the graph uses.
+
+use half::f16;
+use pgrx::{pg_sys, PgSqlErrorCode};
+use ruvec_vector::VecError;
+
+use super::format::{ElemKind, Metric};
+use super::store::Query;
+use crate::error::{raise, raise_with};
+use crate::types::datum::{BitArg, Dense};
+
+/// The vector of a datum of the index's type, as stored bytes, after checking its dimensions.
+/// None when the value cannot be indexed: the zero vector under cosine distance (its distance
+/// to everything is NaN), or all-zero bits under Jaccard.
+///
+/// # Safety
+/// `datum` must be a non-null value of the type matching `kind`.
+pub unsafe fn storage_bytes(
+    kind: ElemKind,
+    metric: Metric,
+    dims: usize,
+    datum: pg_sys::Datum,
+) -> Option<Vec<u8>> {
+    // SAFETY: forwarded.
+    unsafe {
+        match kind {
+            ElemKind::F32 => {
+                let v = Dense::<f32>::from_datum_unchecked(datum);
+                check_dims(dims, v.dim());
+                let s = v.as_slice();
+                if metric == Metric::Cosine && s.iter().all(|&x| x == 0.0) {
+                    return None;
+                }
+                Some(s.iter().flat_map(|x| x.to_ne_bytes()).collect())
+            }
+            ElemKind::F16 => {
+                let v = Dense::<f16>::from_datum_unchecked(datum);
+                check_dims(dims, v.dim());
+                let s = v.as_slice();
+                if metric == Metric::Cosine && s.iter().all(|x| x.to_f32() == 0.0) {
+                    return None;
+                }
+                Some(s.iter().flat_map(|x| x.to_ne_bytes()).collect())
+            }
+            ElemKind::Bit => {
+                let b = BitArg::from_datum_unchecked(datum);
+                if b.bit_len != dims {
+                    raise_with(
+                        PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                        format!("expected {} bits, not {}", dims, b.bit_len),
+                        None,
+                        None,
+                    );
+                }
+                Some(b.bytes.to_vec())
+            }
+        }
+    }
+}
+
+/// The query of an `ORDER BY col <op> $1` argument.
+///
+/// # Safety
+/// `datum` must be a non-null value of the type matching `kind`.
+pub unsafe fn query(kind: ElemKind, dims: usize, datum: pg_sys::Datum) -> Query {
+    // SAFETY: forwarded.
+    unsafe {
+        match kind {
+            ElemKind::F32 => {
+                let v = Dense::<f32>::from_datum_unchecked(datum);
+                check_dims(dims, v.dim());
+                Query::F32(v.as_slice().to_vec())
+            }
+            ElemKind::F16 => {
+                let v = Dense::<f16>::from_datum_unchecked(datum);
+                check_dims(dims, v.dim());
+                Query::F16(v.as_slice().to_vec())
+            }
+            ElemKind::Bit => {
+                let b = BitArg::from_datum_unchecked(datum);
+                if b.bit_len != dims {
+                    raise_with(
+                        PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                        format!("different bit lengths {} and {}", dims, b.bit_len),
+                        None,
+                        None,
+                    );
+                }
+                Query::Bit(b.bytes.to_vec())
+            }
+        }
+    }
+}
+
+fn check_dims(index_dims: usize, got: usize) {
+    if index_dims != got {
+        raise(VecError::expected_dims(index_dims as i32, got));
+    }
+}
+
+/// Stored bytes as f32 values (for the in-memory build graph).
+pub fn bytes_to_f32(kind: ElemKind, v: &[u8]) -> Vec<f32> {
+    match kind {
+        ElemKind::F32 => v.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        ElemKind::F16 => v.chunks_exact(2).map(|c| f16::from_ne_bytes([c[0], c[1]]).to_f32()).collect(),
+        ElemKind::Bit => Vec::new(),
+    }
+}

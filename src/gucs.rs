@@ -1,0 +1,62 @@
+//! Run-time settings. Every GUC is `ruvec.*` and the prefix is reserved (PostgreSQL 15+), so a
+//! typo like `SET ruvec.ef_serach = 100` is an error instead of a silently ignored placeholder.
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+
+/// `ruvec.ef_search`: size of the dynamic candidate list of an HNSW search; the number of
+/// results a scan returns before (optional) iterative continuation.
+pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
+
+/// `ruvec.iterative_scan`: whether an index scan keeps searching the graph after the first
+/// ef_search candidates are exhausted (e.g. when a WHERE clause filtered them out).
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IterativeScan {
+    #[name = c"off"]
+    Off,
+    #[name = c"relaxed_order"]
+    RelaxedOrder,
+    #[name = c"strict_order"]
+    StrictOrder,
+}
+
+pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
+    GucSetting::<IterativeScan>::new(IterativeScan::RelaxedOrder);
+
+/// `ruvec.max_scan_tuples`: upper bound on elements an iterative scan visits before it stops.
+pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+
+pub fn init() {
+    GucRegistry::define_int_guc(
+        c"ruvec.ef_search",
+        c"Size of the dynamic candidate list for HNSW index scans.",
+        c"Higher values give better recall at the cost of speed. Range 1-1000.",
+        &EF_SEARCH,
+        1,
+        1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"ruvec.iterative_scan",
+        c"Continue HNSW index scans past ef_search results when rows are filtered out.",
+        c"off returns at most ef_search rows; relaxed_order keeps searching and may return rows slightly out of distance order; strict_order keeps searching and returns rows in exact distance order.",
+        &ITERATIVE_SCAN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"ruvec.max_scan_tuples",
+        c"Maximum number of graph elements an iterative HNSW scan visits.",
+        c"Bounds the work of a filtered query that keeps searching for matching rows.",
+        &MAX_SCAN_TUPLES,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // SAFETY: called once from _PG_init with a static C string.
+    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    unsafe {
+        pgrx::pg_sys::MarkGUCPrefixReserved(c"ruvec".as_ptr());
+    }
+}
