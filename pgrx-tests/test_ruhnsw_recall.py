@@ -1,0 +1,131 @@
+"""Recall of the ruhnsw index against exact ground truth (DESIGN.md §5 tier 5).
+
+Default settings (m = 16, ef_construction = 64, ruvec.ef_search = 40) on the real fixtures in
+../shared/data: recall@10 must be >= 0.95 after the build, after further inserts, and after
+delete + VACUUM + reinsert. Recall is tie-aware: a returned id counts when its true distance is
+no worse than the 10th true distance.
+"""
+import os
+
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA
+
+K = 10
+THRESHOLD = 0.95
+
+
+def fvecs(path):
+    a = np.fromfile(path, dtype="<i4")
+    d = a[0]
+    return a.reshape(-1, d + 1)[:, 1:].view("<f4")
+
+
+def ivecs(path):
+    a = np.fromfile(path, dtype="<i4")
+    d = a[0]
+    return a.reshape(-1, d + 1)[:, 1:]
+
+
+def vec_text(v):
+    return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+FIXTURES = {
+    # name: (base, queries, metric, opclass, operator, column type)
+    "sift5k": ("vectors/sift5k/base.fvecs", "vectors/sift5k/query.fvecs", "l2", "vector_l2_ops", "<->"),
+    "bigann10k": ("vectors/bigann10k/base.fvecs", "vectors/bigann10k/query.fvecs", "l2", "vector_l2_ops", "<->"),
+    "bge-m3": ("vectors/bge-m3/paragraph.fvecs", "vectors/bge-m3/sentence.fvecs", "cosine", "vector_cosine_ops", "<=>"),
+}
+
+
+def exact_distances(base, queries, metric):
+    if metric == "l2":
+        d = (queries**2).sum(1)[:, None] - 2 * queries @ base.T + (base**2).sum(1)[None, :]
+        return np.maximum(d, 0)
+    bn = base / np.linalg.norm(base, axis=1, keepdims=True)
+    qn = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    return 1 - qn @ bn.T
+
+
+def recall(conn, table, op, queries, dist, live):
+    """Mean tie-aware recall@10 over the queries, restricted to the `live` base ids."""
+    hits = 0
+    with conn.cursor() as cur:
+        for qi, q in enumerate(queries):
+            cur.execute(f"SELECT id FROM {table} ORDER BY v {op} %s::vector LIMIT {K}", (vec_text(q),))
+            got = [r[0] for r in cur.fetchall()]
+            d = dist[qi, live]
+            kth = np.partition(d, K - 1)[K - 1]
+            tol = 1e-6 * max(1.0, abs(kth))
+            hits += sum(1 for i in got if dist[qi, i] <= kth + tol)
+    return hits / (K * len(queries))
+
+
+def load(conn, table, base, ids):
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {table} (id, v) FROM STDIN") as cp:
+            for i in ids:
+                cp.write_row((int(i), vec_text(base[i])))
+
+
+@pytest.mark.parametrize("name", list(FIXTURES))
+def test_recall_build_insert_vacuum(conn, name):
+    base_p, query_p, metric, opclass, op = FIXTURES[name]
+    base_path = os.path.join(SHARED_DATA, base_p)
+    base = fvecs(base_path)
+    queries = fvecs(os.path.join(SHARED_DATA, query_p))[:100]
+    dims = base.shape[1]
+    dist = exact_distances(base.astype(np.float64), queries.astype(np.float64), metric)
+    table = "r_" + name.replace("-", "_")
+    conn.execute(f"DROP TABLE IF EXISTS {table}")
+    conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v vector({dims}))")
+    n = len(base)
+    first = np.arange(0, n * 8 // 10)
+    rest = np.arange(n * 8 // 10, n)
+
+    # 1. build on 80%, then insert the remaining 20% through aminsert
+    load(conn, table, base, first)
+    conn.execute(f"CREATE INDEX ON {table} USING ruhnsw (v {opclass})")
+    load(conn, table, base, rest)
+    conn.execute("SET enable_seqscan = off")
+    plan = "\n".join(r[0] for r in conn.execute(
+        f"EXPLAIN SELECT id FROM {table} ORDER BY v {op} %s::vector LIMIT 10", (vec_text(queries[0]),)))
+    assert "ruhnsw" in plan or "Index Scan" in plan, plan
+    r_all = recall(conn, table, op, queries, dist, np.arange(n))
+    assert r_all >= THRESHOLD, f"{name}: recall after build+insert {r_all:.4f}"
+
+    # 2. delete 20% at random, VACUUM, check against the surviving rows
+    rng = np.random.default_rng(7)
+    gone = rng.choice(n, size=n // 5, replace=False)
+    conn.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", (gone.tolist(),))
+    conn.execute(f"VACUUM {table}")
+    live = np.setdiff1d(np.arange(n), gone)
+    r_live = recall(conn, table, op, queries, dist, live)
+    assert r_live >= THRESHOLD, f"{name}: recall after delete+vacuum {r_live:.4f}"
+
+    # 3. reinsert them: recall against the full ground truth again
+    load(conn, table, base, gone)
+    r_back = recall(conn, table, op, queries, dist, np.arange(n))
+    assert r_back >= THRESHOLD, f"{name}: recall after reinsert {r_back:.4f}"
+    print(f"{name}: recall@10 build+insert {r_all:.4f}, after vacuum {r_live:.4f}, after reinsert {r_back:.4f}")
+
+
+def test_identical_vectors_all_found(conn):
+    conn.execute("DROP TABLE IF EXISTS dup")
+    conn.execute("CREATE TABLE dup (id int, v vector(8))")
+    rng = np.random.default_rng(3)
+    with conn.cursor() as cur:
+        with cur.copy("COPY dup (id, v) FROM STDIN") as cp:
+            for i in range(2000):
+                cp.write_row((1000 + i, vec_text(rng.standard_normal(8) * 10)))
+            for i in range(10):
+                cp.write_row((i, vec_text(np.ones(8))))
+    conn.execute("CREATE INDEX ON dup USING ruhnsw (v vector_l2_ops)")
+    # and ten more through aminsert
+    for i in range(10, 20):
+        conn.execute("INSERT INTO dup VALUES (%s, %s)", (i, vec_text(np.ones(8))))
+    conn.execute("SET enable_seqscan = off")
+    got = [r[0] for r in conn.execute(f"SELECT id FROM dup ORDER BY v <-> %s::vector LIMIT 20", (vec_text(np.ones(8)),))]
+    assert sorted(got) == list(range(20))
