@@ -9,3 +9,8 @@ COMMENT ON FUNCTION ruvec.version() IS 'version of the loaded ruvec library';
 CREATE FUNCTION ruvec.simd_backend() RETURNS text
 	AS 'MODULE_PATHNAME', 'ruvec_simd_backend_wrapper' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ruvec.simd_backend() IS 'SIMD instruction sets the distance kernels dispatch to on this CPU';
+
+CREATE FUNCTION ruvec.index_check(index regclass)
+	RETURNS TABLE (check_name text, ok boolean, detail text)
+	AS 'MODULE_PATHNAME', 'ruvec_index_check_wrapper' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION ruvec.index_check(regclass) IS 'verify a ruhnsw index: format, links, reachability, every live heap row indexed';

@@ -11,3 +11,31 @@ fn ruvec_version() -> &'static str {
 fn ruvec_simd_backend() -> &'static str {
     ruvec_distance::simd_backend()
 }
+
+/// `ruvec.index_check(regclass)`: see `am::hnsw::check`.
+#[pg_extern(sql = false)]
+fn ruvec_index_check(
+    index: pg_sys::Oid,
+) -> TableIterator<'static, (name!(check_name, String), name!(ok, bool), name!(detail, String))> {
+    let am = Spi::get_one::<String>(&format!(
+        "SELECT a.amname::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = {}",
+        index.to_u32()
+    ))
+    .ok()
+    .flatten();
+    if am.as_deref() != Some("ruhnsw") {
+        let name = Spi::get_one::<String>(&format!("SELECT {}::regclass::text", index.to_u32()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        crate::error::raise_with(
+            pgrx::PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("\"{name}\" is not a ruhnsw index"),
+            None,
+            None,
+        );
+    }
+    // SAFETY: a ruhnsw index, checked above.
+    let rows = unsafe { crate::am::hnsw::check::check(index) };
+    TableIterator::new(rows.into_iter().map(|r| (r.name.to_string(), r.ok, r.detail)))
+}

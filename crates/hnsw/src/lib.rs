@@ -35,6 +35,7 @@ mod delete;
 mod insert;
 mod level;
 mod memory;
+mod reconnect;
 mod scan;
 mod search;
 mod select;
@@ -45,6 +46,7 @@ pub use delete::{repair_element, repair_graph, replace_entry_point, RepairStats}
 pub use insert::{insert, InsertOutcome};
 pub use level::{random_level, RandomSource, SplitMix64};
 pub use memory::{ElementType, MemoryError, MemoryGraph, MemoryQuery, Metric, VectorRef};
+pub use reconnect::{reachable, reconnect_unreachable, ReconnectStats};
 pub use scan::{Scan, ScanMode, ScanParams, ScanStats};
 pub use search::{greedy_descent, search, search_layer, Found};
 pub use select::select_neighbors;

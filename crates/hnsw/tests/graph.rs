@@ -413,3 +413,40 @@ fn inserts_among_deleted_are_connected_by_repair() {
         assert!(r[0].id >= 200);
     }
 }
+
+/// An element whose only in-link is removed becomes unreachable; reconnecting restores a path
+/// to it, and the graph is otherwise unchanged in reachability.
+#[test]
+fn reconnect_unreachable_restores_reachability() {
+    use ruvec_hnsw::{reachable, reconnect_unreachable, GraphRead, GraphWrite, HnswParams, MemoryGraph, Metric, ElementType, SplitMix64};
+    let params = HnswParams::new(4, 16);
+    let mut rng = SplitMix64::new(9);
+    let mut g = MemoryGraph::new(2, Metric::L2, ElementType::F32, 4);
+    for i in 0..200 {
+        let v = [(i % 20) as f32, (i / 20) as f32];
+        g.insert(&v, &mut rng, &params).unwrap();
+    }
+    let ids: Vec<u32> = (0..200).collect();
+    let seen = reachable(&mut g).unwrap();
+    assert_eq!(seen.len(), 200, "a fresh small grid graph is fully reachable");
+    // Cut every in-link of element 57 on every level.
+    let mut out = Vec::new();
+    for id in 0..200u32 {
+        let top = g.level(id).unwrap();
+        for l in 0..=top {
+            g.neighbors(id, l, &mut out).unwrap();
+            if out.contains(&57) {
+                let kept: Vec<u32> = out.iter().copied().filter(|&x| x != 57).collect();
+                g.set_neighbors(id, l, &kept).unwrap();
+            }
+        }
+    }
+    let ep = g.entry_point().unwrap().unwrap();
+    if ep.id != 57 {
+        assert!(!reachable(&mut g).unwrap().contains(&57));
+        let stats = reconnect_unreachable(&mut g, &ids, &params, 4).unwrap();
+        assert!(stats.unreachable >= 1);
+        assert_eq!(stats.remaining, 0);
+        assert!(reachable(&mut g).unwrap().contains(&57));
+    }
+}

@@ -90,6 +90,14 @@ pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
             );
         }
         let o = options::get(index);
+        if o.ef_construction < 2 * o.m {
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "ef_construction must be greater than or equal to 2 * m".into(),
+                Some(format!("m = {}, ef_construction = {}.", o.m, o.ef_construction)),
+                None,
+            );
+        }
         Spec { kind, metric, dims, m: o.m as u16, ef_construction: o.ef_construction as u16 }
     }
 }
@@ -110,6 +118,7 @@ fn meta_tuple(spec: &Spec) -> MetaTuple {
         _pad2: 0,
         insert_blk: pg_sys::InvalidBlockNumber,
         first_data_blk: pg_sys::InvalidBlockNumber,
+        free_hint_blk: pg_sys::InvalidBlockNumber,
     }
 }
 
@@ -211,8 +220,12 @@ unsafe fn flush(st: &mut BuildState) {
         let mut w = BuildWriter::new(st.index);
         let meta_blk = w.append(|p| write_meta(p, &meta));
         debug_assert_eq!(meta_blk, META_BLKNO);
-        if let Some(graph) = st.graph.take() {
+        if let Some(mut graph) = st.graph.take() {
             if !graph.is_empty() {
+                // HNSW pruning can leave an element without in-links; give it one before the
+                // graph goes to disk (ruvec.index_check verifies every element is reachable).
+                let ids: Vec<u32> = (0..graph.len() as u32).collect();
+                let _ = ruvec_hnsw::reconnect_unreachable(&mut graph, &ids, &st.params, 4);
                 write_graph(&mut w, &mut meta, &st.spec, &graph, &st.vectors, &st.tids);
                 w.rewrite(META_BLKNO, |p| write_meta(p, &meta));
             }

@@ -140,8 +140,11 @@ pub struct MetaTuple {
     pub insert_blk: pg_sys::BlockNumber,
     /// Data pages chain head (block 1 once anything was inserted).
     pub first_data_blk: pg_sys::BlockNumber,
+    /// Lowest block that may hold FREE element slots (set by VACUUM, advanced by inserts that
+    /// find none); InvalidBlockNumber when there are none.
+    pub free_hint_blk: pg_sys::BlockNumber,
 }
-const _: () = assert!(size_of::<MetaTuple>() == 36);
+const _: () = assert!(size_of::<MetaTuple>() == 40);
 
 /// A heap or index TID as stored on disk: PostgreSQL's ItemPointerData layout (6 bytes).
 #[repr(C)]

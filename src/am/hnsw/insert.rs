@@ -14,7 +14,13 @@ use super::UPDATE_LOCK;
 /// and VACUUM's repair (which holds it Exclusive) never races a back-link.
 pub fn insert_value(graph: &mut PageGraph, value: InsertValue, params: &HnswParams) {
     let mut rng = SplitMix64::new(seed(&value.heaptid));
-    let level = random_level(&mut rng, params.ml(), params.max_level);
+    let mut level = random_level(&mut rng, params.ml(), params.max_level);
+    // Reuse space VACUUM freed before appending: pick the slot first, and if its neighbour
+    // tuple is smaller than the drawn level, build the element at the slot's level instead.
+    graph.reserved = graph.find_free_slot(level);
+    if let Some(slot) = graph.reserved {
+        level = level.min(slot.capacity);
+    }
     let rel = graph.rel();
     // SAFETY: heavyweight page locks on the open index; released below, or by transaction
     // abort if an ERROR escapes.

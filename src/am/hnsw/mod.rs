@@ -14,6 +14,7 @@
 //!   WAL record locks its pages in ascending block order (the meta page, block 0, first).
 
 pub mod build;
+pub mod check;
 pub mod cost;
 pub mod format;
 pub mod insert;

@@ -13,7 +13,7 @@ use pgrx::PgMemoryContexts;
 use ruvec_hnsw::{Scan, ScanMode, ScanParams};
 
 use super::format::{Tid, KIND_ELEMENT};
-use super::store::PageGraph;
+use super::store::{distance_bytes, PageGraph};
 use super::value;
 use crate::gucs::{self, IterativeScan};
 
@@ -120,9 +120,13 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, dir: pg_
             active.scan = None;
             return false;
         };
-        // Re-read the element: VACUUM may have removed rows since the search saw it.
-        let tids = active.graph.with_element(c.id, |h, _| {
-            if h.kind != KIND_ELEMENT || h.deleted != 0 {
+        // Re-read the element: VACUUM may have removed rows since the search saw it, or freed
+        // the slot and an insert reused it for another vector (then its distance differs from
+        // the one the search ordered by, and it is skipped rather than returned out of order).
+        let metric = active.graph.meta.metric;
+        let query = s.query();
+        let tids = active.graph.with_element(c.id, |h, v| {
+            if h.kind != KIND_ELEMENT || h.deleted != 0 || distance_bytes(metric, query, v) != c.distance {
                 Vec::new()
             } else {
                 h.live_tids().to_vec()

@@ -87,8 +87,18 @@ pub unsafe fn read_meta_tuple(rel: pg_sys::Relation) -> MetaTuple {
     t
 }
 
+/// A FREE element slot and the capacity (level) of its neighbour tuple.
+#[derive(Clone, Copy, Debug)]
+pub struct FreeSlot {
+    pub element: Tid,
+    pub neighbors: Tid,
+    pub capacity: Level,
+}
+
 pub struct PageGraph {
     rel: pg_sys::Relation,
+    /// Slot picked by the next insert before its graph search (its level may be lowered to fit).
+    pub reserved: Option<FreeSlot>,
     pub meta: Meta,
     ticks: u32,
     /// Vector of the last `distance_between` left-hand element (calls come in runs).
@@ -112,7 +122,7 @@ impl PageGraph {
             kind,
             metric,
         };
-        PageGraph { rel, meta, ticks: 0, cache: None }
+        PageGraph { rel, reserved: None, meta, ticks: 0, cache: None }
     }
 
     pub fn rel(&self) -> pg_sys::Relation {
@@ -263,6 +273,111 @@ impl PageGraph {
             rec.page(mi).overwrite_item(1, struct_bytes(&meta));
             rec.finish();
             tid
+        }
+    }
+}
+
+impl PageGraph {
+    /// Find a slot VACUUM freed, at or after the meta page's free hint: one whose neighbour
+    /// tuple has room for `level` if there is one within a few pages, else any (the caller then
+    /// lowers the new element's level to the slot's capacity, so no insert has to append while
+    /// freed space exists). Pages without FREE slots advance the hint, so each freed page is
+    /// searched about once.
+    pub fn find_free_slot(&mut self, level: Level) -> Option<FreeSlot> {
+        // Freed slots keep their level's neighbour capacity; levels >= 1 are ~1/m of all
+        // elements, so look a little further for a fitting one.
+        const PAGES_PER_INSERT: u32 = 16;
+        // SAFETY: rel is open; blocks come from the meta page and are < nblocks.
+        unsafe {
+            let start = read_meta_tuple(self.rel).free_hint_blk;
+            if start == pg_sys::InvalidBlockNumber {
+                return None;
+            }
+            let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+            let mut blk = start;
+            let mut first_with_free: Option<pg_sys::BlockNumber> = None;
+            let mut fallback: Option<FreeSlot> = None;
+            while blk < nblocks && blk < start.saturating_add(PAGES_PER_INSERT) {
+                let candidates: Vec<(u16, Tid)> = {
+                    let buf = Locked::read(self.rel, blk, Mode::Share);
+                    let page = buf.page();
+                    (1..=page.max_offset())
+                        .filter_map(|off| {
+                            let h = read_struct::<ElementHeader>(page.item(off)?)?;
+                            (h.kind == KIND_FREE).then_some((off, h.neighbor_tid()))
+                        })
+                        .collect()
+                };
+                if !candidates.is_empty() {
+                    first_with_free.get_or_insert(blk);
+                }
+                for (off, ntid) in candidates {
+                    let cap = self.with_item(ntid, |b| read_struct::<NeighborHeader>(b).map(|h| h.level));
+                    let Some(cap) = cap else { continue };
+                    let slot = FreeSlot { element: Tid::new(blk, off), neighbors: ntid, capacity: cap };
+                    if cap >= level {
+                        return Some(slot);
+                    }
+                    fallback.get_or_insert(slot);
+                }
+                blk += 1;
+            }
+            if fallback.is_some() {
+                return fallback;
+            }
+            // No FREE slot in the scanned range: move the hint past it, or clear it at the end.
+            let hint = match first_with_free {
+                Some(b) => b,
+                None if blk >= nblocks => pg_sys::InvalidBlockNumber,
+                None => blk,
+            };
+            if hint != start {
+                self.rewrite_item(Tid::new(META_BLKNO, 1), |old| {
+                    let mut t: MetaTuple = read_struct(old)?;
+                    if t.free_hint_blk != start {
+                        return None; // someone else moved it
+                    }
+                    t.free_hint_blk = hint;
+                    Some(struct_bytes(&t).to_vec())
+                });
+            }
+            None
+        }
+    }
+
+    /// Atomically turn FREE slot `el` (with neighbour tuple `ntid` of capacity `cap`) into the
+    /// new element: one WAL record over the element page and, if different, the neighbour page
+    /// (ascending block order). False when another backend claimed it first.
+    unsafe fn claim(&mut self, el: Tid, ntid: Tid, cap: Level, value: &InsertValue, level: Level, lists: &[Vec<u64>]) -> bool {
+        let mut element = encode_element(level, &value.vector, &[value.heaptid]);
+        let mut h: ElementHeader = read_struct(&element).expect("element header");
+        h.neighbor_blk = ntid.block();
+        h.neighbor_off = ntid.off;
+        element[..ELEMENT_HEADER].copy_from_slice(struct_bytes(&h));
+        let neighbors = encode_neighbors(cap, self.meta.m, lists);
+        // SAFETY: both blocks exist; locked in ascending order inside one record.
+        unsafe {
+            let mut rec = WalRecord::start(self.rel);
+            let (first, second) = if el.block() <= ntid.block() { (el, ntid) } else { (ntid, el) };
+            let i1 = rec.register(Locked::read(self.rel, first.block(), Mode::Exclusive), false);
+            let i2 = (second.block() != first.block())
+                .then(|| rec.register(Locked::read(self.rel, second.block(), Mode::Exclusive), false));
+            let ei = if el.block() == first.block() { i1 } else { i2.expect("second page") };
+            let ni = if ntid.block() == first.block() { i1 } else { i2.expect("second page") };
+            let still_free = rec
+                .page(ei)
+                .as_ref()
+                .item(el.off)
+                .and_then(read_struct::<ElementHeader>)
+                .is_some_and(|h| h.kind == KIND_FREE);
+            if !still_free {
+                return false; // dropping `rec` aborts
+            }
+            if !rec.page(ei).overwrite_item(el.off, &element) || !rec.page(ni).overwrite_item(ntid.off, &neighbors) {
+                corrupted("freed slot changed size");
+            }
+            rec.finish();
+            true
         }
     }
 }
@@ -456,6 +571,14 @@ impl GraphWrite for PageGraph {
         level: Level,
         neighbors: &[Vec<u64>],
     ) -> Result<u64, Infallible> {
+        // A slot chosen before the search (see insert_value), else any fitting one.
+        let slot = self.reserved.take().or_else(|| self.find_free_slot(level));
+        if let Some(slot) = slot.filter(|s| s.capacity >= level) {
+            // SAFETY: the slot's tuples exist; claim re-checks under lock that it is still FREE.
+            if unsafe { self.claim(slot.element, slot.neighbors, slot.capacity, value, level, neighbors) } {
+                return Ok(slot.element.to_id());
+            }
+        }
         let mut element = encode_element(level, &value.vector, &[value.heaptid]);
         let ntuple = encode_neighbors(level, self.meta.m, neighbors);
         Ok(self.place(&mut element, &ntuple).to_id())

@@ -156,6 +156,17 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
                     Some(out)
                 });
             }
+            // Tell inserts where freed slots start.
+            if let Some(lowest) = freed.iter().map(|(id, _)| Tid::from_id(*id).block()).min() {
+                graph.rewrite_item(Tid::new(META_BLKNO, 1), |old| {
+                    let mut t: MetaTuple = read_struct(old)?;
+                    if t.free_hint_blk != pg_sys::InvalidBlockNumber && t.free_hint_blk <= lowest {
+                        return None;
+                    }
+                    t.free_hint_blk = lowest;
+                    Some(struct_bytes(&t).to_vec())
+                });
+            }
             // The entry point was moved by repair_graph if it was deleted; make sure.
             if let Ok(Some(ep)) = graph.entry_point() {
                 if freed.iter().any(|(id, _)| *id == ep.id) {
@@ -178,23 +189,32 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         if (*info).analyze_only {
             return stats;
         }
-        let stats = if stats.is_null() {
-            // No bulkdelete ran (nothing to delete): count the index's rows for the stats.
-            let s = pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
-            let mut live = 0f64;
-            for_each_element((*info).index, |_, h, _| {
-                if h.deleted == 0 {
-                    live += h.live_tids().len() as f64;
-                }
-                None
-            });
-            (*s).num_index_tuples = live;
-            s
-        } else {
-            stats
-        };
-        (*stats).num_pages =
-            pg_sys::RelationGetNumberOfBlocksInFork((*info).index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let rel = (*info).index;
+        let counted = !stats.is_null();
+        let stats = if counted { stats } else { pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg() };
+        let mut ids: Vec<u64> = Vec::new();
+        let mut live = 0f64;
+        for_each_element(rel, |id, h, _| {
+            if h.deleted == 0 {
+                ids.push(id);
+                live += h.live_tids().len() as f64;
+            }
+            None
+        });
+        if !counted {
+            (*stats).num_index_tuples = live;
+        }
+        // Pruning by concurrent inserts (and by repair) can leave a live element with no
+        // in-link, where no search would find it: link every such element again. Under the
+        // exclusive update lock, like repair.
+        if !ids.is_empty() {
+            pg_sys::LockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+            let mut graph = PageGraph::open(rel);
+            let params = graph.meta.params();
+            let _ = ruvec_hnsw::reconnect_unreachable(&mut graph, &ids, &params, 4);
+            pg_sys::UnlockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+        }
+        (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         stats
     }
 }

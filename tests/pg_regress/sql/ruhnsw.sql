@@ -47,6 +47,19 @@ DELETE FROM h WHERE id BETWEEN 140 AND 160;
 VACUUM h;
 SELECT id FROM h ORDER BY v <-> '[150.3,0,0]' LIMIT 3;
 SELECT id FROM h ORDER BY v <-> '[380.2,0,0]' LIMIT 3;
+SELECT check_name, ok FROM ruvec.index_check('h_l2');
+-- space freed by VACUUM is reused: delete everything, vacuum, reinsert: the index does not grow
+CREATE TABLE g (v vector(4));
+INSERT INTO g SELECT ARRAY[i % 17, i % 13, i % 11, i]::vector FROM generate_series(1, 3000) i;
+CREATE INDEX g_idx ON g USING ruhnsw (v vector_l2_ops);
+SELECT pg_relation_size('g_idx') AS built \gset
+DELETE FROM g;
+VACUUM g;
+INSERT INTO g SELECT ARRAY[i % 17, i % 13, i % 11, i]::vector FROM generate_series(1, 3000) i;
+VACUUM g;
+SELECT pg_relation_size('g_idx') = :built AS same_size;
+SELECT check_name, ok FROM ruvec.index_check('g_idx');
+DROP TABLE g;
 -- a NULL query vector reaching the index (generic plan) returns no rows
 SET plan_cache_mode = force_generic_plan;
 PREPARE nn(vector) AS SELECT id FROM h ORDER BY v <-> $1 LIMIT 5;
@@ -61,6 +74,8 @@ SELECT err($$CREATE INDEX ON h USING ruhnsw (v vector_l2_ops) WITH (m = 1)$$);
 SELECT err($$CREATE INDEX ON h USING ruhnsw (v vector_l2_ops) WITH (m = 101)$$);
 SELECT err($$CREATE INDEX ON h USING ruhnsw (v vector_l2_ops) WITH (ef_construction = 3)$$);
 SELECT err($$CREATE INDEX ON h USING ruhnsw (v vector_l2_ops) WITH (colour = 'red')$$);
+SELECT err($$CREATE INDEX ON h USING ruhnsw (v vector_l2_ops) WITH (m = 48, ef_construction = 64)$$);
+SELECT err($$SELECT * FROM ruvec.index_check('h')$$);
 SELECT err($$SET ruvec.ef_search = 0$$);
 SELECT err($$SET ruvec.iterative_scan = 'sideways'$$);
 SELECT err($$SET ruvec.ef_serach = 100$$);
