@@ -35,3 +35,40 @@ def database():
 def conn(database):
     with psycopg.connect(dsn(database), autocommit=True) as c:
         yield c
+
+
+# ---- clusters of a test's own (harness.py) ---------------------------------------------------
+# For what the shared cluster cannot do: crash it, restart it, stream it to a standby.
+
+from harness import Cluster, destroy_all  # noqa: E402
+
+
+@pytest.fixture
+def make_cluster():
+    """Factory: make_cluster(name="pg", fsync=False, settings=None) -> a started Cluster.
+
+    Every cluster it made (and every standby those made) is stopped and its directory removed
+    when the test ends, passed or failed."""
+    made = []
+
+    def factory(name="pg", **kw):
+        c = Cluster(name, **kw)
+        made.append(c)
+        return c
+
+    try:
+        yield factory
+    finally:
+        errors = []
+        for c in reversed(made):
+            try:
+                c.destroy()
+            except Exception as e:  # destroy the rest anyway
+                errors.append(e)
+        if errors:
+            raise errors[0]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Safety net for clusters made outside make_cluster (or a run interrupted mid-test).
+    destroy_all()

@@ -87,6 +87,26 @@ pub unsafe fn read_meta_tuple(rel: pg_sys::Relation) -> MetaTuple {
     t
 }
 
+impl PageGraph {
+    /// An exclusively locked empty page for the slow path of `place`: the relation's last block
+    /// if a crash left it all zeros (extended but never initialised), else a new block.
+    /// Called with the meta page exclusively locked, so no other backend extends meanwhile.
+    unsafe fn new_page(&self, last_data: pg_sys::BlockNumber) -> Locked {
+        // SAFETY: rel is open; nblocks - 1 exists when nblocks > 1.
+        unsafe {
+            let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+            let last = nblocks.saturating_sub(1);
+            if last > META_BLKNO && last != last_data {
+                let buf = Locked::read(self.rel, last, Mode::Exclusive);
+                if buf.page().is_new() {
+                    return buf;
+                }
+            }
+            Locked::extend(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM)
+        }
+    }
+}
+
 /// A FREE element slot and the capacity (level) of its neighbour tuple.
 #[derive(Clone, Copy, Debug)]
 pub struct FreeSlot {
@@ -237,7 +257,7 @@ impl PageGraph {
                 .unwrap_or_else(|| corrupted("missing meta tuple"));
             let last = (meta.insert_blk != pg_sys::InvalidBlockNumber)
                 .then(|| rec.register(Locked::read(self.rel, meta.insert_blk, Mode::Exclusive), false));
-            let ni = rec.register(Locked::extend(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM), true);
+            let ni = rec.register(self.new_page(meta.insert_blk), true);
             let nblk = rec.block(ni);
             rec.page(ni).init(PageOpaque::new(PAGE_DATA));
             let together = need_together <= MAX_ITEM;
@@ -245,6 +265,8 @@ impl PageGraph {
                 None
             } else {
                 let xi = rec.register(Locked::extend(self.rel, pg_sys::ForkNumber::MAIN_FORKNUM), true);
+                // (a second new page is always a fresh extension: the first one took any
+                // trailing all-zero page)
                 let mut opaque = PageOpaque::new(PAGE_DATA);
                 opaque.next = pg_sys::InvalidBlockNumber;
                 rec.page(xi).init(opaque);

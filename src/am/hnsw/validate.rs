@@ -6,7 +6,9 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 fn count(sql: &str) -> i64 {
-    Spi::get_one::<i64>(sql).ok().flatten().unwrap_or(0)
+    // Read-only SPI: amvalidate must also work on a hot standby.
+    Spi::connect(|client| client.select(sql, Some(1), &[]).ok()?.first().get_one::<i64>().ok().flatten())
+        .unwrap_or(0)
 }
 
 #[pgrx::pg_guard]
