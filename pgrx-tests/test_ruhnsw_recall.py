@@ -129,3 +129,28 @@ def test_identical_vectors_all_found(conn):
     conn.execute("SET enable_seqscan = off")
     got = [r[0] for r in conn.execute(f"SELECT id FROM dup ORDER BY v <-> %s::vector LIMIT 20", (vec_text(np.ones(8)),))]
     assert sorted(got) == list(range(20))
+
+
+def test_build_spills_past_maintenance_work_mem(conn):
+    """A graph larger than maintenance_work_mem is written out with a NOTICE and the rest of the
+    rows go through the on-disk insert path; the index is complete and as good."""
+    base = fvecs(os.path.join(SHARED_DATA, "vectors/sift5k/base.fvecs"))
+    queries = fvecs(os.path.join(SHARED_DATA, "vectors/sift5k/query.fvecs"))[:50]
+    dist = exact_distances(base.astype(np.float64), queries.astype(np.float64), "l2")
+    conn.execute("DROP TABLE IF EXISTS spill")
+    conn.execute("CREATE TABLE spill (id int PRIMARY KEY, v vector(128))")
+    load(conn, "spill", base, np.arange(len(base)))
+    notices = []
+    conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+    conn.execute("SET maintenance_work_mem = '1MB'")
+    conn.execute("CREATE INDEX spill_idx ON spill USING ruhnsw (v vector_l2_ops)")
+    conn.execute("RESET maintenance_work_mem")
+    assert any("no longer fits into maintenance_work_mem" in n for n in notices), notices
+    rows = conn.execute("SELECT check_name, ok, detail FROM ruvec.index_check('spill_idx')").fetchall()
+    assert all(r[1] for r in rows if r[0] != "reachable"), rows
+    conn.execute("VACUUM spill")
+    rows = conn.execute("SELECT check_name, ok, detail FROM ruvec.index_check('spill_idx')").fetchall()
+    assert all(r[1] for r in rows), rows
+    conn.execute("SET enable_seqscan = off")
+    r = recall(conn, "spill", "<->", queries, dist, np.arange(len(base)))
+    assert r >= THRESHOLD, f"recall after a spilled build {r:.4f}"
