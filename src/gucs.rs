@@ -8,7 +8,9 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 
 /// `ruvec.iterative_scan`: whether an index scan keeps searching the graph after the first
-/// ef_search candidates are exhausted (e.g. when a WHERE clause filtered them out).
+/// ef_search candidates are exhausted (e.g. when a WHERE clause filtered them out). The default
+/// is `strict_order`: a filtered `ORDER BY ... LIMIT k` gets its k rows, still in exact distance
+/// order (`relaxed_order` trades that order for a little recall; `off` stops at ef_search).
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum IterativeScan {
     #[name = c"off"]
@@ -20,7 +22,7 @@ pub enum IterativeScan {
 }
 
 pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
-    GucSetting::<IterativeScan>::new(IterativeScan::RelaxedOrder);
+    GucSetting::<IterativeScan>::new(IterativeScan::StrictOrder);
 
 /// `ruvec.max_scan_tuples`: upper bound on elements an iterative scan visits before it stops.
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
