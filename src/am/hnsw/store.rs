@@ -215,19 +215,33 @@ impl PageGraph {
 
     /// Current neighbour list of `id` at `level` as raw slots.
     fn neighbor_slots_of(&self, id: u64, level: Level) -> Option<(Tid, Vec<Tid>)> {
-        let (ntid, elevel) = self.with_element(id, |h, _| (h.neighbor_tid(), h.level));
-        if level > elevel {
-            return None;
-        }
         let (start, n) = layer_slots(level, self.meta.m);
-        let slots = self.with_item(ntid, |bytes| {
+        let slots_of = |bytes: &[u8]| {
             let Some(h) = read_struct::<NeighborHeader>(bytes) else { corrupted("short neighbour tuple") };
             if h.kind != KIND_NEIGHBORS || h.level < level {
                 corrupted("neighbour tuple does not match its element");
             }
             read_tids(&bytes[NEIGHBOR_HEADER..], start, n)
-        });
-        Some((ntid, slots))
+        };
+        let tid = Tid::from_id(id);
+        // Element and neighbour tuple usually share a page (they are placed together): read
+        // both under one buffer lock then, and only go to a second page when they do not.
+        // SAFETY: ids come from this index's tuples (see with_item).
+        let buf = unsafe { Locked::read(self.rel, tid.block(), Mode::Share) };
+        let page = buf.page();
+        let Some(h) = page.item(tid.off).and_then(read_struct::<ElementHeader>) else {
+            corrupted("dangling element pointer")
+        };
+        if level > h.level {
+            return None;
+        }
+        let ntid = h.neighbor_tid();
+        if ntid.block() == tid.block() {
+            let Some(bytes) = page.item(ntid.off) else { corrupted("dangling neighbour pointer") };
+            return Some((ntid, slots_of(bytes)));
+        }
+        drop(buf);
+        Some((ntid, self.with_item(ntid, slots_of)))
     }
 
     /// Add an element tuple and its neighbour tuple, extending the index when the last page is
