@@ -125,3 +125,35 @@ fn bge_m3_cosine_f16() {
 fn sift5k_l2_f16() {
     run("sift5k", ElementType::F16);
 }
+
+/// The batch-parallel build (2 threads) reaches the same recall as the serial one.
+fn run_parallel(name: &'static str) {
+    let ds = Dataset::load(name);
+    let params = HnswParams::new(16, 64);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let mut g = MemoryGraph::new(ds.dim, ds.metric, ElementType::F32, 16);
+    let mut rng = SplitMix64::new(SEED);
+    let t = std::time::Instant::now();
+    let mut batches = 0usize;
+    g.insert_parallel::<_, ruvec_hnsw::MemoryError>(&ds.base, &mut rng, &params, &pool, |_| {
+        batches += 1;
+        Ok(())
+    })
+    .unwrap();
+    let build_s = t.elapsed().as_secs_f64();
+    assert_eq!(g.len(), ds.n());
+    let (res, _) = search_all(&ds, &g, K, EF_SEARCH, &|id| id as usize);
+    let recall = ds.recall(&res, K);
+    eprintln!("{name} parallel: build {build_s:.2}s in {batches} batches, recall@10 = {recall:.4}");
+    assert!(recall >= MIN_RECALL, "{name} parallel: recall {recall} < {MIN_RECALL}");
+}
+
+#[test]
+fn bigann10k_l2_parallel_build() {
+    run_parallel("bigann10k");
+}
+
+#[test]
+fn bge_m3_cosine_parallel_build() {
+    run_parallel("bge-m3");
+}

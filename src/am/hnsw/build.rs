@@ -1,7 +1,9 @@
 //! `ambuild` / `ambuildempty`.
 //!
-//! The graph is built in memory (crates/hnsw `MemoryGraph`) while the heap is scanned, then
-//! written page by page without WAL and logged once with `log_newpage_range`. When the graph
+//! The heap scan collects the vectors; the graph is then built in memory (crates/hnsw
+//! `MemoryGraph`) on `max_parallel_maintenance_workers + 1` threads — pure computation, no
+//! Postgres calls on those threads — and written page by page without WAL, logged once with
+//! `log_newpage_range`. When the graph
 //! would outgrow `maintenance_work_mem`, what exists is written out (with a NOTICE) and the
 //! remaining rows are inserted into the on-disk graph, as `aminsert` would. `bit` indexes are
 //! always built on disk (the in-memory graph holds float vectors only).
@@ -24,7 +26,8 @@ const PROGRESS_CREATE_IDX_SUBPHASE: i32 = 10;
 const PROGRESS_CREATE_IDX_TUPLES_TOTAL: i32 = 11;
 const PROGRESS_CREATE_IDX_TUPLES_DONE: i32 = 12;
 const PHASE_LOAD: i64 = 2;
-const PHASE_WRITE: i64 = 3;
+const PHASE_GRAPH: i64 = 3;
+const PHASE_WRITE: i64 = 4;
 
 /// What an index is: element type, metric, dimensions, graph parameters.
 #[derive(Clone, Copy, Debug)]
@@ -131,8 +134,10 @@ struct BuildState {
     index: pg_sys::Relation,
     spec: Spec,
     params: HnswParams,
-    /// In-memory phase: the graph plus our copy of each element's stored bytes and heap TID.
+    /// In-memory phase: the graph, the rows waiting to be inserted into it (f32), and our copy
+    /// of each element's stored bytes and heap TID.
     graph: Option<MemoryGraph>,
+    pending: Vec<f32>,
     vectors: Vec<u8>,
     tids: Vec<pg_sys::ItemPointerData>,
     rng: SplitMix64,
@@ -145,12 +150,48 @@ struct BuildState {
 impl BuildState {
     fn bytes_per_element(&self) -> usize {
         let vb = self.spec.kind.vector_bytes(self.spec.dims);
-        // our copy + the graph's copy (f32 or f16) + level-0 list + upper lists on average + tid
-        vb * 2 + 2 * self.spec.m as usize * 4 + self.spec.m as usize * 4 / 2 + 32
+        // our copy + the pending f32 row + the graph's copy (f32 or f16) + level-0 list + upper
+        // lists on average + tid
+        vb * 2 + 4 * self.spec.dims + 2 * self.spec.m as usize * 4 + self.spec.m as usize * 4 / 2 + 32
+    }
+
+    /// Insert the pending rows into the in-memory graph, in parallel batches.
+    fn build_graph(&mut self) {
+        let Some(graph) = self.graph.as_mut() else { return };
+        if self.pending.is_empty() {
+            return;
+        }
+        // SAFETY: reading a GUC variable.
+        let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let threads = (workers + 1).min(cores).max(1);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| {
+            raise_with(PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES, format!("could not start build threads: {e}"), None, None)
+        });
+        // SAFETY: progress reporting from the backend's own thread (on_batch runs there).
+        unsafe { pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH) };
+        let pending = std::mem::take(&mut self.pending);
+        let result = graph.insert_parallel::<_, ruvec_hnsw::MemoryError>(
+            &pending,
+            &mut self.rng,
+            &self.params,
+            &pool,
+            |done| {
+                // Between batches, on this (the backend's) thread: no build thread is running.
+                pgrx::check_for_interrupts!();
+                // SAFETY: as above.
+                unsafe { pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_DONE, done as i64) };
+                Ok(())
+            },
+        );
+        if let Err(e) = result {
+            raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("ruhnsw build: {e}"), None, None);
+        }
     }
 
     /// Write the in-memory graph to pages and continue on disk.
     unsafe fn spill(&mut self) {
+        self.build_graph();
         // SAFETY: forwarded from the build.
         unsafe { flush(self) };
         // SAFETY: the meta page now exists.
@@ -181,11 +222,7 @@ unsafe extern "C-unwind" fn build_callback(
         if let Some(disk) = st.disk.as_mut() {
             insert_value(disk, InsertValue { vector: bytes, heaptid: Tid::from_item_pointer(&*tid) }, &st.params);
         } else {
-            let graph = st.graph.as_mut().expect("in-memory phase has a graph");
-            let v = bytes_to_f32(st.spec.kind, &bytes);
-            if let Err(e) = graph.insert(&v, &mut st.rng, &st.params) {
-                raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("ruhnsw build: {e}"), None, None);
-            }
+            st.pending.extend(bytes_to_f32(st.spec.kind, &bytes));
             st.vectors.extend_from_slice(&bytes);
             st.tids.push(*tid);
             if st.tids.len() * st.bytes_per_element() > st.budget {
@@ -355,6 +392,7 @@ pub unsafe extern "C-unwind" fn ambuild(
                 let etype = if spec.kind == ElemKind::F16 { ElementType::F16 } else { ElementType::F32 };
                 MemoryGraph::new(spec.dims, memory_metric(spec.metric), etype, spec.m as usize)
             }),
+            pending: Vec::new(),
             vectors: Vec::new(),
             tids: Vec::new(),
             rng: SplitMix64::new(0x5275_7665_6321_u64 ^ spec.dims as u64),
@@ -378,6 +416,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
         pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_TOTAL, st.indexed as i64);
         if st.disk.is_none() {
+            st.build_graph();
             flush(&mut st);
         }
         pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_DONE, st.indexed as i64);
@@ -413,6 +452,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
 pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut core::ffi::c_char {
     let name: &'static core::ffi::CStr = match phase {
         PHASE_LOAD => c"loading tuples",
+        PHASE_GRAPH => c"building graph",
         PHASE_WRITE => c"writing index pages",
         _ => return core::ptr::null_mut(),
     };

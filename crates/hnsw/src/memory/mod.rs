@@ -6,6 +6,7 @@
 //! upper level in a second array. Deleted elements keep their slot (ids are
 //! never reused), so a caller can map ids to its own rows.
 
+mod parallel;
 mod store_impl;
 
 use crate::store::EntryPoint;
