@@ -121,8 +121,8 @@ pub struct PageGraph {
     pub reserved: Option<FreeSlot>,
     pub meta: Meta,
     ticks: u32,
-    /// Vector of the last `distance_between` left-hand element (calls come in runs).
-    cache: Option<(u64, Vec<u8>)>,
+    /// The last `distance_between` left-hand element as a query (calls come in runs).
+    cache: Option<(u64, Query)>,
 }
 
 impl PageGraph {
@@ -183,10 +183,6 @@ impl PageGraph {
             }
             ElemKind::Bit => Query::Bit(v.to_vec()),
         }
-    }
-
-    fn vector_copy(&self, id: u64) -> Vec<u8> {
-        self.with_element(id, |_, v| v.to_vec())
     }
 
     /// One WAL-logged in-place rewrite of an item; `edit` gets the current bytes and returns
@@ -568,10 +564,12 @@ impl GraphRead for PageGraph {
 
     fn distance_between(&mut self, a: u64, b: u64) -> Result<f32, Infallible> {
         if self.cache.as_ref().map(|(id, _)| *id) != Some(a) {
-            self.cache = Some((a, self.vector_copy(a)));
+            let q = self.with_element(a, |_, v| self.query_from_bytes(v));
+            self.cache = Some((a, q));
         }
-        let q = self.query_from_bytes(&self.cache.as_ref().expect("cached").1);
-        self.distance(&q, b)
+        let metric = self.meta.metric;
+        let (_, q) = self.cache.as_ref().expect("cached");
+        Ok(self.with_element(b, |_, v| distance_bytes(metric, q, v)))
     }
 
     fn visit(&mut self, query: &Query, id: u64) -> Result<ruvec_hnsw::Visit, Infallible> {
