@@ -105,9 +105,12 @@ pub(crate) mod x86 {
         while i < n {
             let rem = n - i;
             let (x, y) = if rem >= 16 {
+                // SAFETY: i + 16 <= n, so 16 floats are in bounds of both slices.
                 unsafe { (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) }
             } else {
                 let mask: __mmask16 = (1u16 << rem) - 1;
+                // SAFETY: the mask enables only the rem < 16 in-bounds lanes; masked-off lanes
+                // are not read.
                 unsafe {
                     (
                         _mm512_maskz_loadu_ps(mask, pa.add(i)),
@@ -177,6 +180,7 @@ pub(crate) mod x86 {
             let mut tb = [0.0f32; 8];
             ta[..rem].copy_from_slice(&a[i..i + rem]);
             tb[..rem].copy_from_slice(&b[i..i + rem]);
+            // SAFETY: ta/tb are local 8-float arrays.
             let (x, y) = unsafe { (_mm256_loadu_ps(ta.as_ptr()), _mm256_loadu_ps(tb.as_ptr())) };
             ab0 = _mm256_fmadd_ps(x, y, ab0);
             aa0 = _mm256_fmadd_ps(x, x, aa0);

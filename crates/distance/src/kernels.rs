@@ -166,6 +166,7 @@ pub(crate) mod avx512 {
                     i += 64;
                 }
                 while i + 16 <= n {
+                    // SAFETY: i + 16 <= n: 16 halves in bounds of both slices.
                     unsafe {
                         let ($x, $y, $acc) = (load16(pa.add(i)), load16(pb.add(i)), acc0);
                         acc0 = $step;
@@ -177,6 +178,7 @@ pub(crate) mod avx512 {
                     let mut tb = [f16::ZERO; 16];
                     ta[..n - i].copy_from_slice(&a[i..n]);
                     tb[..n - i].copy_from_slice(&b[i..n]);
+                    // SAFETY: ta/tb are local 16-element arrays.
                     unsafe {
                         let ($x, $y, $acc) = (load16(ta.as_ptr()), load16(tb.as_ptr()), acc1);
                         acc1 = $step;

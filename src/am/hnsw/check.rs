@@ -62,6 +62,7 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
     });
 
     // Pages and tuples.
+    // SAFETY: the index is open.
     let nblocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
     let mut bad_pages = Vec::new();
     // All-zero pages: a crash between extending the relation and the WAL record that
