@@ -3,7 +3,8 @@
 #   1. cargo test of the pure crates (unit + property tests)
 #   2. #[pg_test] tests inside a backend (cargo pgrx test)
 #   3. pg_regress golden files for the SQL surface and its errors
-#   4. pgrx-tests/: client-side tests against a scratch cluster (pytest)
+#   4. pgrx-tests/: client-side tests against scratch clusters (pytest): pgvector client library,
+#      hot standby, kill -9 recovery, concurrency, UNLOGGED — and 5. recall on ../shared/data
 # Installs whatever is missing first (apt packages, cargo-pgrx, a Python venv); safe to re-run.
 source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
