@@ -78,8 +78,11 @@ pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
             );
         }
         let dims = typmod as usize;
-        let max = (MAX_ITEM - ELEMENT_HEADER) / kind.vector_bytes(1).max(1);
-        let max = if kind == ElemKind::Bit { (MAX_ITEM - ELEMENT_HEADER) * 8 } else { max };
+        let room = MAX_ITEM - ELEMENT_HEADER;
+        let max = match kind {
+            ElemKind::Bit => room * 8,
+            _ => room / kind.vector_bytes(1),
+        };
         if dims > max {
             let hint = match kind {
                 ElemKind::F32 => "Index a halfvec expression instead (up to 4,042 dimensions), e.g. USING ruhnsw ((embedding::halfvec(3072)) halfvec_l2_ops).",

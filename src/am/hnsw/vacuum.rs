@@ -61,6 +61,31 @@ unsafe fn for_each_element(
     }
 }
 
+/// Read-only walk over every element header, one share-locked page at a time (statistics and
+/// id collection must not block concurrent inserts the way `for_each_element`'s exclusive
+/// locks do).
+unsafe fn visit_elements(rel: pg_sys::Relation, mut visit: impl FnMut(u64, &ElementHeader)) {
+    // SAFETY: rel is the open index; blocks below nblocks exist.
+    unsafe {
+        let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        for blk in (META_BLKNO + 1)..nblocks {
+            pgrx::check_for_interrupts!(); // no buffer lock held here
+            let buf = Locked::read(rel, blk, Mode::Share);
+            let page = buf.page();
+            if page.special::<PageOpaque>().map(|o| o.page_type) != Some(PAGE_DATA) {
+                continue;
+            }
+            for off in 1..=page.max_offset() {
+                if let Some(h) = page.item(off).and_then(read_struct::<ElementHeader>) {
+                    if h.kind == KIND_ELEMENT {
+                        visit(Tid::new(blk, off).to_id(), &h);
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn with_header(bytes: &[u8], h: &ElementHeader) -> Vec<u8> {
     let mut out = bytes.to_vec();
     out[..ELEMENT_HEADER].copy_from_slice(struct_bytes(h));
@@ -194,12 +219,11 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         let stats = if counted { stats } else { pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg() };
         let mut ids: Vec<u64> = Vec::new();
         let mut live = 0f64;
-        for_each_element(rel, |id, h, _| {
+        visit_elements(rel, |id, h| {
             if h.deleted == 0 {
                 ids.push(id);
                 live += h.live_tids().len() as f64;
             }
-            None
         });
         if !counted {
             (*stats).num_index_tuples = live;
