@@ -102,7 +102,9 @@ mod tests {
         }
 
         Spi::run("CREATE TABLE page_box (x int)").unwrap();
-        let oid = Spi::get_one::<pg_sys::Oid>("SELECT 'page_box'::regclass::oid").unwrap().unwrap();
+        let oid = Spi::get_one::<pg_sys::Oid>("SELECT 'page_box'::regclass::oid")
+            .unwrap()
+            .unwrap();
         // SAFETY: the table was just created by this transaction; we hold its lock until the end.
         let rel = unsafe { pg_sys::relation_open(oid, pg_sys::AccessExclusiveLock as i32) };
 
@@ -115,7 +117,10 @@ mod tests {
             let i1 = rec.register(Locked::extend(rel, pg_sys::ForkNumber::MAIN_FORKNUM), true);
             for (i, tag) in [(i0, 0xA1u8), (i1, 0xB2u8)] {
                 let mut p = rec.page(i);
-                p.init(Special { magic: 0x52555645, next: 7 });
+                p.init(Special {
+                    magic: 0x52555645,
+                    next: 7,
+                });
                 assert_eq!(p.add_item(&[tag; 40]), Some(1));
                 assert_eq!(p.add_item(&[tag ^ 0xFF; 8]), Some(2));
             }
@@ -124,13 +129,22 @@ mod tests {
             blocks
         };
         // SAFETY: plain WAL position read.
-        assert!(unsafe { pg_sys::GetXLogInsertRecPtr() } > lsn_before, "no WAL was written");
+        assert!(
+            unsafe { pg_sys::GetXLogInsertRecPtr() } > lsn_before,
+            "no WAL was written"
+        );
         // SAFETY: both blocks exist.
         let page0 = unsafe { Locked::read(rel, b0, Mode::Share) };
         assert_eq!(page0.page().item(1), Some(&[0xA1u8; 40][..]));
         assert_eq!(page0.page().item(2), Some(&[0x5Eu8; 8][..]));
         assert_eq!(page0.page().item(3), None);
-        assert_eq!(page0.page().special::<Special>(), Some(Special { magic: 0x52555645, next: 7 }));
+        assert_eq!(
+            page0.page().special::<Special>(),
+            Some(Special {
+                magic: 0x52555645,
+                next: 7
+            })
+        );
         drop(page0);
 
         // 2. an unfinished record changes nothing
@@ -139,7 +153,10 @@ mod tests {
             let mut rec = WalRecord::start(rel);
             let i = rec.register(Locked::read(rel, b1, Mode::Exclusive), false);
             assert!(rec.page(i).overwrite_item(1, &[0u8; 40]));
-            assert!(!rec.page(i).overwrite_item(1, &[0u8; 39]), "size must match");
+            assert!(
+                !rec.page(i).overwrite_item(1, &[0u8; 39]),
+                "size must match"
+            );
             drop(rec);
             let p = Locked::read(rel, b1, Mode::Share);
             assert_eq!(p.page().item(1), Some(&[0xB2u8; 40][..]));
@@ -165,11 +182,22 @@ mod tests {
                 p.add_item(b"meta");
             });
             let second = w.append(|p| p.init(Special { magic: 2, next: 0 }));
-            w.rewrite(first, |p| p.set_special(Special { magic: 1, next: second }));
+            w.rewrite(first, |p| {
+                p.set_special(Special {
+                    magic: 1,
+                    next: second,
+                })
+            });
             w.finish();
             assert_eq!(first, b1 + 1);
             let p = Locked::read(rel, first, Mode::Share);
-            assert_eq!(p.page().special::<Special>(), Some(Special { magic: 1, next: second }));
+            assert_eq!(
+                p.page().special::<Special>(),
+                Some(Special {
+                    magic: 1,
+                    next: second
+                })
+            );
             assert_eq!(p.page().item(1), Some(&b"meta"[..]));
             assert!(p.page().free_space() > 8000);
             assert_eq!(

@@ -16,11 +16,31 @@ mod storage;
 mod types;
 
 pgrx::extension_sql_file!("../sql/install/vector.sql", name = "vector_type", bootstrap);
-pgrx::extension_sql_file!("../sql/install/halfvec.sql", name = "halfvec_type", requires = ["vector_type"]);
-pgrx::extension_sql_file!("../sql/install/sparsevec.sql", name = "sparsevec_type", requires = ["halfvec_type"]);
-pgrx::extension_sql_file!("../sql/install/bit.sql", name = "bit_ops", requires = ["sparsevec_type"]);
-pgrx::extension_sql_file!("../sql/install/casts.sql", name = "type_casts", requires = ["bit_ops"]);
-pgrx::extension_sql_file!("../sql/install/ruhnsw.sql", name = "ruhnsw", requires = ["type_casts"]);
+pgrx::extension_sql_file!(
+    "../sql/install/halfvec.sql",
+    name = "halfvec_type",
+    requires = ["vector_type"]
+);
+pgrx::extension_sql_file!(
+    "../sql/install/sparsevec.sql",
+    name = "sparsevec_type",
+    requires = ["halfvec_type"]
+);
+pgrx::extension_sql_file!(
+    "../sql/install/bit.sql",
+    name = "bit_ops",
+    requires = ["sparsevec_type"]
+);
+pgrx::extension_sql_file!(
+    "../sql/install/casts.sql",
+    name = "type_casts",
+    requires = ["bit_ops"]
+);
+pgrx::extension_sql_file!(
+    "../sql/install/ruhnsw.sql",
+    name = "ruhnsw",
+    requires = ["type_casts"]
+);
 pgrx::extension_sql_file!("../sql/install/api.sql", name = "api", finalize);
 
 /// Library load: GUCs and the index reloptions must exist before any SQL uses them.

@@ -16,13 +16,21 @@ fn ruvec_simd_backend() -> &'static str {
 #[pg_extern(sql = false)]
 fn ruvec_index_check(
     index: pg_sys::Oid,
-) -> TableIterator<'static, (name!(check_name, String), name!(ok, bool), name!(detail, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(check_name, String),
+        name!(ok, bool),
+        name!(detail, String),
+    ),
+> {
     let am = read_only_text(&format!(
         "SELECT a.amname::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = {}",
         index.to_u32()
     ));
     if am.as_deref() != Some("ruhnsw") {
-        let name = read_only_text(&format!("SELECT {}::regclass::text", index.to_u32())).unwrap_or_default();
+        let name = read_only_text(&format!("SELECT {}::regclass::text", index.to_u32()))
+            .unwrap_or_default();
         crate::error::raise_with(
             pgrx::PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
             format!("\"{name}\" is not a ruhnsw index"),
@@ -32,11 +40,22 @@ fn ruvec_index_check(
     }
     // SAFETY: a ruhnsw index, checked above.
     let rows = unsafe { crate::am::hnsw::check::check(index) };
-    TableIterator::new(rows.into_iter().map(|r| (r.name.to_string(), r.ok, r.detail)))
+    TableIterator::new(
+        rows.into_iter()
+            .map(|r| (r.name.to_string(), r.ok, r.detail)),
+    )
 }
 
 /// First column of the first row of a read-only query (works on a hot standby, unlike
 /// `Spi::get_one`, which runs as a read-write statement and needs a transaction id).
 fn read_only_text(sql: &str) -> Option<String> {
-    Spi::connect(|client| client.select(sql, Some(1), &[]).ok()?.first().get_one::<String>().ok().flatten())
+    Spi::connect(|client| {
+        client
+            .select(sql, Some(1), &[])
+            .ok()?
+            .first()
+            .get_one::<String>()
+            .ok()
+            .flatten()
+    })
 }

@@ -70,7 +70,10 @@ impl Locked {
             );
             pg_sys::LockBuffer(buf, lock_code(Mode::Exclusive));
             pg_sys::UnlockRelationForExtension(rel, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
-            Locked { buf, mode: Mode::Exclusive }
+            Locked {
+                buf,
+                mode: Mode::Exclusive,
+            }
         }
     }
 
@@ -97,6 +100,121 @@ impl Drop for Locked {
         // SAFETY: we hold exactly one pin and one content lock on `buf`.
         unsafe { pg_sys::UnlockReleaseBuffer(self.buf) };
     }
+}
+
+/// A pinned buffer without a content lock: lets a reader pin several pages first, prefetch the
+/// tuples it is about to read (overlapping the cache misses), and only then lock each page for
+/// the actual read. The pin keeps the page in its buffer (so its address is stable) but not its
+/// contents: anything read from it must be read again under [`Pinned::share`].
+pub struct Pinned {
+    buf: pg_sys::Buffer,
+}
+
+impl Pinned {
+    /// Pin block `blk` of the main fork.
+    ///
+    /// # Safety
+    /// `rel` must be an open relation and `blk` < its number of blocks.
+    pub unsafe fn read(rel: pg_sys::Relation, blk: pg_sys::BlockNumber) -> Self {
+        // SAFETY: forwarded; ReadBufferExtended raises an ERROR for a block past the end.
+        let buf = unsafe {
+            pg_sys::ReadBufferExtended(
+                rel,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blk,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                core::ptr::null_mut(),
+            )
+        };
+        Pinned { buf }
+    }
+
+    /// Hint the CPU to fetch the line pointer of item `off` and, once that has arrived, the
+    /// first `len` bytes of the item. Reads the line pointer without a content lock, which is
+    /// fine for a hint: a concurrently changing or garbage value only makes the prefetch
+    /// useless (prefetches never fault), and nothing else uses it.
+    pub fn prefetch_line_pointer(&self, off: u16) {
+        // SAFETY: pinned, so the page address is valid; the line pointer array starts after
+        // the page header, and prefetch of any address is harmless.
+        unsafe {
+            let page = pg_sys::BufferGetPage(self.buf) as *const u8;
+            prefetch(page.add(PAGE_HEADER + 4 * (off as usize).saturating_sub(1)));
+        }
+    }
+
+    /// Second stage of [`Self::prefetch_line_pointer`]: prefetch `len` bytes of item `off`.
+    pub fn prefetch_item(&self, off: u16, len: usize) {
+        if off == 0 {
+            return;
+        }
+        // SAFETY: the line pointer lies within the pinned page (off <= MaxOffsetNumber is
+        // checked against the page size below); it is read with a volatile load because other
+        // backends may write it concurrently (we hold no content lock), and it is used only as
+        // a prefetch hint, clamped to the page.
+        unsafe {
+            let page = pg_sys::BufferGetPage(self.buf) as *const u8;
+            let lp_at = PAGE_HEADER + 4 * (off as usize - 1);
+            if lp_at + 4 > pg_sys::BLCKSZ as usize {
+                return;
+            }
+            let lp = core::ptr::read_volatile(page.add(lp_at) as *const u32);
+            let start = (lp & 0x7fff) as usize; // lp_off: low 15 bits
+            let end = (start + len).min(pg_sys::BLCKSZ as usize);
+            let mut at = start & !63;
+            while at < end {
+                prefetch(page.add(at));
+                at += 64;
+            }
+        }
+    }
+
+    /// Take a share lock on the page for the duration of the returned guard.
+    pub fn share(&self) -> SharedPage<'_> {
+        // SAFETY: a pinned buffer we own.
+        unsafe { pg_sys::LockBuffer(self.buf, lock_code(Mode::Share)) };
+        SharedPage { pinned: self }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: we hold exactly one pin (and no content lock: SharedPage borrows us and
+        // unlocks first).
+        unsafe { pg_sys::ReleaseBuffer(self.buf) };
+    }
+}
+
+/// A share-locked view of a [`Pinned`] page; unlocks when dropped.
+pub struct SharedPage<'a> {
+    pinned: &'a Pinned,
+}
+
+impl SharedPage<'_> {
+    pub fn page(&self) -> PageRef<'_> {
+        // SAFETY: pinned and share-locked for as long as &self lives.
+        unsafe { PageRef::new(pg_sys::BufferGetPage(self.pinned.buf)) }
+    }
+}
+
+impl Drop for SharedPage<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we took this share lock in Pinned::share.
+        unsafe { pg_sys::LockBuffer(self.pinned.buf, pg_sys::BUFFER_LOCK_UNLOCK as i32) };
+    }
+}
+
+/// `SizeOfPageHeaderData`: where the line pointer array starts.
+const PAGE_HEADER: usize = core::mem::offset_of!(pg_sys::PageHeaderData, pd_linp);
+
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint and never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// `P_NEW` (InvalidBlockNumber): ask ReadBufferExtended for a new block. Not exported by pgrx.
@@ -128,15 +246,29 @@ impl WalRecord {
     pub unsafe fn start(rel: pg_sys::Relation) -> Self {
         // SAFETY: forwarded.
         let state = unsafe { pg_sys::GenericXLogStart(rel) };
-        WalRecord { state, bufs: Vec::with_capacity(MAX_RECORD_PAGES) }
+        WalRecord {
+            state,
+            bufs: Vec::with_capacity(MAX_RECORD_PAGES),
+        }
     }
 
     /// Register an exclusively locked buffer; `full_image` for freshly initialised pages (logs
     /// the whole page instead of a delta). Returns the index to pass to [`Self::page`].
     pub fn register(&mut self, buf: Locked, full_image: bool) -> usize {
-        assert_eq!(buf.mode, Mode::Exclusive, "WAL-logged changes need an exclusive lock");
-        assert!(self.bufs.len() < MAX_RECORD_PAGES, "a Generic WAL record holds at most 4 pages");
-        let flags = if full_image { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
+        assert_eq!(
+            buf.mode,
+            Mode::Exclusive,
+            "WAL-logged changes need an exclusive lock"
+        );
+        assert!(
+            self.bufs.len() < MAX_RECORD_PAGES,
+            "a Generic WAL record holds at most 4 pages"
+        );
+        let flags = if full_image {
+            pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+        } else {
+            0
+        };
         // SAFETY: state is live; the buffer is pinned and exclusively locked.
         let page = unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, buf.buf, flags) };
         self.bufs.push((buf, page));
@@ -184,7 +316,11 @@ impl BuildWriter {
     /// # Safety
     /// `rel` must be the index being built (exclusively locked by CREATE INDEX).
     pub unsafe fn new(rel: pg_sys::Relation) -> Self {
-        BuildWriter { rel, first_block: None, next_block: 0 }
+        BuildWriter {
+            rel,
+            first_block: None,
+            next_block: 0,
+        }
     }
 
     /// Append a page, let `fill` initialise it, mark it dirty. Returns its block number.
@@ -236,7 +372,8 @@ impl BuildWriter {
 pub unsafe fn relation_needs_wal(rel: pg_sys::Relation) -> bool {
     // SAFETY: reading fields of an open relation's relcache entry.
     unsafe {
-        let permanent = (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as core::ffi::c_char;
+        let permanent = (*(*rel).rd_rel).relpersistence
+            == pg_sys::RELPERSISTENCE_PERMANENT as core::ffi::c_char;
         let wal_needed = pg_sys::wal_level >= pg_sys::WalLevel::WAL_LEVEL_REPLICA as i32;
         permanent
             && (wal_needed

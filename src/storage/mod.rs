@@ -9,6 +9,8 @@ pub mod buffer;
 pub mod page;
 
 #[allow(unused_imports)]
-pub use buffer::{relation_needs_wal, write_init_fork_page, BuildWriter, Locked, Mode, WalRecord};
+pub use buffer::{
+    relation_needs_wal, write_init_fork_page, BuildWriter, Locked, Mode, Pinned, WalRecord,
+};
 #[allow(unused_imports)]
 pub use page::{Offset, PageMut, PageRef};

@@ -40,7 +40,10 @@ impl<'a> PageRef<'a> {
     /// `page` must point to a page of a pinned, at least share-locked buffer (or a Generic WAL
     /// working copy) that outlives `'a`.
     pub unsafe fn new(page: pg_sys::Page) -> Self {
-        PageRef { page, _p: PhantomData }
+        PageRef {
+            page,
+            _p: PhantomData,
+        }
     }
 
     /// True for an all-zeros page (never initialised, e.g. after a crash during extension).
@@ -73,7 +76,10 @@ impl<'a> PageRef<'a> {
             if start + len > (*header(self.page)).pd_special as usize {
                 return None;
             }
-            Some(core::slice::from_raw_parts((self.page as *const u8).add(start), len))
+            Some(core::slice::from_raw_parts(
+                (self.page as *const u8).add(start),
+                len,
+            ))
         }
     }
 
@@ -84,7 +90,11 @@ impl<'a> PageRef<'a> {
             if self.is_new() || (pg_sys::PageGetSpecialSize(self.page) as usize) < size_of::<T>() {
                 return None;
             }
-            Some(pg_sys::PageGetSpecialPointer(self.page).cast::<T>().read_unaligned())
+            Some(
+                pg_sys::PageGetSpecialPointer(self.page)
+                    .cast::<T>()
+                    .read_unaligned(),
+            )
         }
     }
 
@@ -102,7 +112,10 @@ impl<'a> PageMut<'a> {
     /// `page` must be a page of an exclusively locked buffer, or the working copy returned by
     /// GenericXLogRegisterBuffer, valid for `'a`.
     pub unsafe fn new(page: pg_sys::Page) -> Self {
-        PageMut { page, _p: PhantomData }
+        PageMut {
+            page,
+            _p: PhantomData,
+        }
     }
 
     pub fn as_ref(&self) -> PageRef<'_> {
@@ -116,7 +129,9 @@ impl<'a> PageMut<'a> {
         // is MAXALIGN(size_of::<T>()) >= size_of::<T>() bytes.
         unsafe {
             pg_sys::PageInit(self.page, pg_sys::BLCKSZ as usize, size_of::<T>());
-            pg_sys::PageGetSpecialPointer(self.page).cast::<T>().write_unaligned(special);
+            pg_sys::PageGetSpecialPointer(self.page)
+                .cast::<T>()
+                .write_unaligned(special);
         }
     }
 
@@ -124,7 +139,9 @@ impl<'a> PageMut<'a> {
         // SAFETY: the page was initialised with a special area of at least size_of::<T>().
         unsafe {
             assert!(pg_sys::PageGetSpecialSize(self.page) as usize >= size_of::<T>());
-            pg_sys::PageGetSpecialPointer(self.page).cast::<T>().write_unaligned(special);
+            pg_sys::PageGetSpecialPointer(self.page)
+                .cast::<T>()
+                .write_unaligned(special);
         }
     }
 
@@ -154,7 +171,11 @@ impl<'a> PageMut<'a> {
             Some(old) if old.len() == bytes.len() => {
                 // SAFETY: `old` is the item's byte range inside this page, which we may write.
                 unsafe {
-                    core::ptr::copy_nonoverlapping(bytes.as_ptr(), old.as_ptr() as *mut u8, old.len())
+                    core::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        old.as_ptr() as *mut u8,
+                        old.len(),
+                    )
                 };
                 true
             }

@@ -27,7 +27,12 @@ pub fn typmod_in(kind: Kind, list: &ArrayArg<'_>) -> i32 {
 /// caller's, because sparsevec allows zero-length-free inputs differently.
 pub fn array_to_f32s(arr: &ArrayArg<'_>) -> Vec<f32> {
     if arr.ndim() > 1 {
-        raise_with(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "array must be 1-D".into(), None, None);
+        raise_with(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            "array must be 1-D".into(),
+            None,
+            None,
+        );
     }
     if arr.has_nulls() {
         raise_with(
@@ -43,9 +48,15 @@ pub fn array_to_f32s(arr: &ArrayArg<'_>) -> Vec<f32> {
         pg_sys::INT4OID => datums.iter().map(|d| d.value() as i32 as f32).collect(),
         pg_sys::FLOAT8OID => {
             // SAFETY: float8 is pass-by-value on 64-bit builds; the datum holds the bits.
-            datums.iter().map(|d| f64::from_bits(d.value() as u64) as f32).collect()
+            datums
+                .iter()
+                .map(|d| f64::from_bits(d.value() as u64) as f32)
+                .collect()
         }
-        pg_sys::FLOAT4OID => datums.iter().map(|d| f32::from_bits(d.value() as u32)).collect(),
+        pg_sys::FLOAT4OID => datums
+            .iter()
+            .map(|d| f32::from_bits(d.value() as u32))
+            .collect(),
         pg_sys::NUMERICOID => datums
             .iter()
             .map(|d| {
@@ -88,5 +99,8 @@ pub fn float8_state(arr: &ArrayArg<'_>) -> Vec<f64> {
             None,
         );
     }
-    arr.datums().iter().map(|d| f64::from_bits(d.value() as u64)).collect()
+    arr.datums()
+        .iter()
+        .map(|d| f64::from_bits(d.value() as u64))
+        .collect()
 }

@@ -92,14 +92,17 @@ impl<'a, T: DenseElem> Dense<'a, T> {
         let p = unsafe { detoast(datum) };
         // SAFETY: p is a detoasted varlena of at least DENSE_HDR bytes (checked below before
         // reading the payload); the header fields are at fixed offsets.
-        let (total, dim) =
-            unsafe { (varsize(p), p.add(VARHDRSZ).cast::<i16>().read_unaligned()) };
+        let (total, dim) = unsafe { (varsize(p), p.add(VARHDRSZ).cast::<i16>().read_unaligned()) };
         if dim < 0 || total < DENSE_HDR + dim as usize * size_of::<T>() {
             corrupted(T::SQL_NAME);
         }
         // SAFETY: payload offset 8 is 4-byte aligned (see module docs).
         let data = unsafe { p.add(DENSE_HDR).cast::<T>() };
-        Dense { data, dim: dim as usize, _p: PhantomData }
+        Dense {
+            data,
+            dim: dim as usize,
+            _p: PhantomData,
+        }
     }
 
     #[inline]
@@ -134,7 +137,10 @@ impl<T: DenseElem> DenseOut<T> {
             pgrx::varlena::set_varsize_4b(p as *mut pg_sys::varlena, size as i32);
             p.add(VARHDRSZ).cast::<i16>().write(dim as i16);
         }
-        DenseOut { ptr: NonNull::new(p).expect("palloc0 returned null"), _p: PhantomData }
+        DenseOut {
+            ptr: NonNull::new(p).expect("palloc0 returned null"),
+            _p: PhantomData,
+        }
     }
 
     pub fn from_slice(v: &[T]) -> Self {
@@ -226,7 +232,9 @@ impl Sparsevec {
                 p.add(SPARSE_HDR + nnz * 4).cast::<f32>(),
                 nnz,
             );
-            Sparsevec { ptr: NonNull::new_unchecked(p) }
+            Sparsevec {
+                ptr: NonNull::new_unchecked(p),
+            }
         }
     }
 
@@ -288,7 +296,9 @@ impl BitOut {
             pgrx::varlena::set_varsize_4b(p as *mut pg_sys::varlena, size as i32);
             p.add(VARHDRSZ).cast::<i32>().write(bit_len as i32);
             core::ptr::copy_nonoverlapping(bytes.as_ptr(), p.add(VARHDRSZ + 4), nbytes);
-            BitOut { ptr: NonNull::new_unchecked(p) }
+            BitOut {
+                ptr: NonNull::new_unchecked(p),
+            }
         }
     }
 
@@ -415,7 +425,10 @@ impl<'a> ArrayArg<'a> {
     pub unsafe fn from_datum_unchecked(datum: pg_sys::Datum) -> Self {
         // SAFETY: arrays are varlenas; detoasting yields a flat ArrayType.
         let ptr = unsafe { detoast(datum) } as *mut pg_sys::ArrayType;
-        ArrayArg { ptr, _p: PhantomData }
+        ArrayArg {
+            ptr,
+            _p: PhantomData,
+        }
     }
 
     pub fn as_ptr(&self) -> *mut pg_sys::ArrayType {

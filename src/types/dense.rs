@@ -197,7 +197,10 @@ pub fn same_dims<T>(a: &[T], b: &[T]) {
 }
 
 pub fn norm<T: DenseOps>(v: &[T]) -> f64 {
-    v.iter().map(|&x| x.to_f32() as f64 * x.to_f32() as f64).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| x.to_f32() as f64 * x.to_f32() as f64)
+        .sum::<f64>()
+        .sqrt()
 }
 
 pub fn spherical<T: DenseOps>(a: &[T], b: &[T]) -> f64 {

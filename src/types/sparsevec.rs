@@ -102,7 +102,11 @@ fn sparsevec_l1_distance(a: SparseArg<'_>, b: SparseArg<'_>) -> f64 {
 
 #[pg_extern(sql = false)]
 fn sparsevec_l2_norm(v: SparseArg<'_>) -> f64 {
-    v.values.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+    v.values
+        .iter()
+        .map(|&x| x as f64 * x as f64)
+        .sum::<f64>()
+        .sqrt()
 }
 
 #[pg_extern(sql = false)]

@@ -30,7 +30,9 @@ where
     S::Id: Hash,
 {
     let mut seen = HashSet::new();
-    let Some(ep) = store.entry_point()? else { return Ok(seen) };
+    let Some(ep) = store.entry_point()? else {
+        return Ok(seen);
+    };
     let mut queue = VecDeque::from([ep.id]);
     seen.insert(ep.id);
     let mut out = Vec::new();

@@ -114,6 +114,8 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             spill: Spill {
                 frontier: BinaryHeap::new(),
                 pending: BinaryHeap::new(),
+                new_frontier: Vec::new(),
+                new_pending: Vec::new(),
                 tuples: 0,
                 max_tuples: params.max_scan_tuples,
             },
@@ -223,6 +225,8 @@ impl<S: GraphRead + ?Sized> Scan<S> {
         self.spill.max_tuples = self.params.max_scan_tuples;
         self.stats.batches += 1;
         if self.params.mode == ScanMode::Off {
+            self.spill.new_frontier.clear();
+            self.spill.new_pending.clear();
             self.spill.pending = w
                 .iter()
                 .filter(|f| !f.deleted)
@@ -231,6 +235,7 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             self.spill.frontier = BinaryHeap::new();
             self.drained = true;
         } else {
+            self.spill.absorb();
             self.set_radius(&w, ef);
         }
         Ok(())
@@ -259,6 +264,7 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             Some(&mut self.spill),
         )?;
         self.stats.batches += 1;
+        self.spill.absorb();
         if stopped {
             self.drained = true;
         } else {

@@ -57,6 +57,26 @@ impl<S: GraphRead + ?Sized> Target<'_, S> {
         }
     }
 
+    /// Visits of all `ids`, appended to `out` in order: one batched store
+    /// call for a query target, one at a time for an element target.
+    #[inline]
+    pub(crate) fn visit_many(
+        &self,
+        store: &mut S,
+        ids: &[S::Id],
+        out: &mut Vec<Visit>,
+    ) -> Result<(), S::Error> {
+        match self {
+            Target::Query(q) => store.visit_many(q, ids, out),
+            Target::Element(_) => {
+                for &id in ids {
+                    out.push(self.visit(store, id)?);
+                }
+                Ok(())
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn found(
         &self,
@@ -80,6 +100,12 @@ impl<S: GraphRead + ?Sized> Target<'_, S> {
 pub(crate) struct Spill<Id> {
     pub frontier: BinaryHeap<Reverse<Found<Id>>>,
     pub pending: BinaryHeap<Reverse<Found<Id>>>,
+    /// What the running batch adds to `frontier` / `pending`, moved there
+    /// by [`absorb`](Spill::absorb) when the batch ends: a batch visits
+    /// hundreds of nodes, and appending to a Vec then heapifying once is
+    /// much cheaper than a heap push per node.
+    pub new_frontier: Vec<Reverse<Found<Id>>>,
+    pub new_pending: Vec<Reverse<Found<Id>>>,
     pub tuples: u64,
     pub max_tuples: u64,
 }
@@ -88,6 +114,23 @@ impl<Id: Ord> Spill<Id> {
     #[inline]
     fn budget_left(&self) -> bool {
         self.tuples < self.max_tuples
+    }
+
+    /// Moves the running batch's finds into the heaps (O(n) heapify).
+    pub fn absorb(&mut self) {
+        fn merge<T: Ord>(heap: &mut BinaryHeap<T>, new: &mut Vec<T>) {
+            if new.is_empty() {
+                return;
+            }
+            let mut add = BinaryHeap::from(std::mem::take(new));
+            if heap.is_empty() {
+                *heap = add;
+            } else {
+                heap.append(&mut add);
+            }
+        }
+        merge(&mut self.frontier, &mut self.new_frontier);
+        merge(&mut self.pending, &mut self.new_pending);
     }
 }
 
@@ -122,6 +165,8 @@ pub(crate) fn layer_search<S: GraphRead + ?Sized>(
         }
     }
     let mut neighbors = Vec::new();
+    let mut fresh = Vec::new();
+    let mut visits = Vec::new();
     let mut stopped = false;
     while let Some(Reverse(cur)) = c.pop() {
         let worst = match w.peek() {
@@ -131,23 +176,23 @@ pub(crate) fn layer_search<S: GraphRead + ?Sized>(
         if w.len() >= ef && cur.distance.total_cmp(&worst) == Ordering::Greater {
             // Every remaining candidate is farther than W's worst.
             if let Some(s) = spill.as_deref_mut() {
-                s.frontier.push(Reverse(cur));
+                s.new_frontier.push(Reverse(cur));
             }
             break;
         }
         if let Some(s) = spill.as_deref_mut() {
             if !s.budget_left() {
                 stopped = true;
-                s.frontier.push(Reverse(cur));
+                s.new_frontier.push(Reverse(cur));
                 break;
             }
         }
         store.neighbors(cur.id, level, &mut neighbors)?;
-        for &nb in &neighbors {
-            if !visited.insert(nb) {
-                continue;
-            }
-            let v = target.visit(store, nb)?;
+        fresh.clear();
+        fresh.extend(neighbors.iter().copied().filter(|&nb| visited.insert(nb)));
+        visits.clear();
+        target.visit_many(store, &fresh, &mut visits)?;
+        for (&nb, &v) in fresh.iter().zip(visits.iter()) {
             ticker.tick(store)?;
             // Robust to inconsistent data: an element listed on a level it
             // does not have is ignored there.
@@ -162,7 +207,7 @@ pub(crate) fn layer_search<S: GraphRead + ?Sized>(
             if let Some(s) = spill.as_deref_mut() {
                 s.tuples += 1;
                 if !f.deleted {
-                    s.pending.push(Reverse(f));
+                    s.new_pending.push(Reverse(f));
                 }
             }
             let worst = match w.peek() {
@@ -178,13 +223,13 @@ pub(crate) fn layer_search<S: GraphRead + ?Sized>(
                     w.pop();
                 }
             } else if let Some(s) = spill.as_deref_mut() {
-                s.frontier.push(Reverse(f));
+                s.new_frontier.push(Reverse(f));
             }
         }
     }
     if let Some(s) = spill {
         // Unexpanded candidates stay reachable for the next batch.
-        s.frontier.extend(c);
+        s.new_frontier.extend(c);
     }
     let mut out = w.into_vec();
     out.sort_unstable();

@@ -98,6 +98,23 @@ pub trait GraphRead {
         })
     }
 
+    /// [`visit`](GraphRead::visit) for several elements at once, results in
+    /// the order of `ids` (appended to `out`). A search calls it with all
+    /// not-yet-visited neighbours of the node it expands, so a page store can
+    /// overlap their memory accesses (pin every page and prefetch the
+    /// tuples first, then read them), which a one-at-a-time walk cannot.
+    fn visit_many(
+        &mut self,
+        query: &Self::Query,
+        ids: &[Self::Id],
+        out: &mut Vec<Visit>,
+    ) -> Result<(), Self::Error> {
+        for &id in ids {
+            out.push(self.visit(query, id)?);
+        }
+        Ok(())
+    }
+
     /// A fresh, empty visited set.
     fn new_visited(&self) -> Self::Visited;
 

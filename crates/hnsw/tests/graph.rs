@@ -418,7 +418,10 @@ fn inserts_among_deleted_are_connected_by_repair() {
 /// to it, and the graph is otherwise unchanged in reachability.
 #[test]
 fn reconnect_unreachable_restores_reachability() {
-    use ruvec_hnsw::{reachable, reconnect_unreachable, GraphRead, GraphWrite, HnswParams, MemoryGraph, Metric, ElementType, SplitMix64};
+    use ruvec_hnsw::{
+        reachable, reconnect_unreachable, ElementType, GraphRead, GraphWrite, HnswParams,
+        MemoryGraph, Metric, SplitMix64,
+    };
     let params = HnswParams::new(4, 16);
     let mut rng = SplitMix64::new(9);
     let mut g = MemoryGraph::new(2, Metric::L2, ElementType::F32, 4);
@@ -428,7 +431,11 @@ fn reconnect_unreachable_restores_reachability() {
     }
     let ids: Vec<u32> = (0..200).collect();
     let seen = reachable(&mut g).unwrap();
-    assert_eq!(seen.len(), 200, "a fresh small grid graph is fully reachable");
+    assert_eq!(
+        seen.len(),
+        200,
+        "a fresh small grid graph is fully reachable"
+    );
     // Cut every in-link of element 57 on every level.
     let mut out = Vec::new();
     for id in 0..200u32 {

@@ -130,7 +130,10 @@ fn sift5k_l2_f16() {
 fn run_parallel(name: &'static str) {
     let ds = Dataset::load(name);
     let params = HnswParams::new(16, 64);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let mut g = MemoryGraph::new(ds.dim, ds.metric, ElementType::F32, 16);
     let mut rng = SplitMix64::new(SEED);
     let t = std::time::Instant::now();
@@ -145,7 +148,10 @@ fn run_parallel(name: &'static str) {
     let (res, _) = search_all(&ds, &g, K, EF_SEARCH, &|id| id as usize);
     let recall = ds.recall(&res, K);
     eprintln!("{name} parallel: build {build_s:.2}s in {batches} batches, recall@10 = {recall:.4}");
-    assert!(recall >= MIN_RECALL, "{name} parallel: recall {recall} < {MIN_RECALL}");
+    assert!(
+        recall >= MIN_RECALL,
+        "{name} parallel: recall {recall} < {MIN_RECALL}"
+    );
 }
 
 #[test]

@@ -58,8 +58,10 @@ pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
         let proc_ = pg_sys::index_getprocid(index, 1, PROC_METRIC);
         let code = pg_sys::OidFunctionCall1Coll(proc_, pg_sys::InvalidOid, pg_sys::Datum::from(0))
             .value() as i32;
-        let (Some(kind), Some(metric)) = (ElemKind::from_u8((code >> 8) as u8), Metric::from_u8(code as u8))
-        else {
+        let (Some(kind), Some(metric)) = (
+            ElemKind::from_u8((code >> 8) as u8),
+            Metric::from_u8(code as u8),
+        ) else {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
                 "ruhnsw operator class has an invalid support function 2".into(),
@@ -90,7 +92,9 @@ pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
             };
             raise_with(
                 PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                format!("ruhnsw supports at most {max} dimensions for this type, the column has {dims}"),
+                format!(
+                    "ruhnsw supports at most {max} dimensions for this type, the column has {dims}"
+                ),
                 None,
                 Some(hint.into()),
             );
@@ -100,11 +104,20 @@ pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 "ef_construction must be greater than or equal to 2 * m".into(),
-                Some(format!("m = {}, ef_construction = {}.", o.m, o.ef_construction)),
+                Some(format!(
+                    "m = {}, ef_construction = {}.",
+                    o.m, o.ef_construction
+                )),
                 None,
             );
         }
-        Spec { kind, metric, dims, m: o.m as u16, ef_construction: o.ef_construction as u16 }
+        Spec {
+            kind,
+            metric,
+            dims,
+            m: o.m as u16,
+            ef_construction: o.ef_construction as u16,
+        }
     }
 }
 
@@ -130,7 +143,8 @@ fn meta_tuple(spec: &Spec) -> MetaTuple {
 
 fn write_meta(page: &mut PageMut<'_>, meta: &MetaTuple) {
     page.init(PageOpaque::new(PAGE_META));
-    page.add_item(struct_bytes(meta)).expect("meta tuple fits an empty page");
+    page.add_item(struct_bytes(meta))
+        .expect("meta tuple fits an empty page");
 }
 
 struct BuildState {
@@ -155,22 +169,38 @@ impl BuildState {
         let vb = self.spec.kind.vector_bytes(self.spec.dims);
         // our copy + the pending f32 row + the graph's copy (f32 or f16) + level-0 list + upper
         // lists on average + tid
-        vb * 2 + 4 * self.spec.dims + 2 * self.spec.m as usize * 4 + self.spec.m as usize * 4 / 2 + 32
+        vb * 2
+            + 4 * self.spec.dims
+            + 2 * self.spec.m as usize * 4
+            + self.spec.m as usize * 4 / 2
+            + 32
     }
 
     /// Insert the pending rows into the in-memory graph, in parallel batches.
     fn build_graph(&mut self) {
-        let Some(graph) = self.graph.as_mut() else { return };
+        let Some(graph) = self.graph.as_mut() else {
+            return;
+        };
         if self.pending.is_empty() {
             return;
         }
         // SAFETY: reading a GUC variable.
         let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let threads = (workers + 1).min(cores).max(1);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap_or_else(|e| {
-            raise_with(PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES, format!("could not start build threads: {e}"), None, None)
-        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap_or_else(|e| {
+                raise_with(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
+                    format!("could not start build threads: {e}"),
+                    None,
+                    None,
+                )
+            });
         // SAFETY: progress reporting from the backend's own thread (on_batch runs there).
         unsafe { pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH) };
         let pending = std::mem::take(&mut self.pending);
@@ -183,12 +213,22 @@ impl BuildState {
                 // Between batches, on this (the backend's) thread: no build thread is running.
                 pgrx::check_for_interrupts!();
                 // SAFETY: as above.
-                unsafe { pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_DONE, done as i64) };
+                unsafe {
+                    pg_sys::pgstat_progress_update_param(
+                        PROGRESS_CREATE_IDX_TUPLES_DONE,
+                        done as i64,
+                    )
+                };
                 Ok(())
             },
         );
         if let Err(e) = result {
-            raise_with(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("ruhnsw build: {e}"), None, None);
+            raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("ruhnsw build: {e}"),
+                None,
+                None,
+            );
         }
     }
 
@@ -223,7 +263,14 @@ unsafe extern "C-unwind" fn build_callback(
             return;
         };
         if let Some(disk) = st.disk.as_mut() {
-            insert_value(disk, InsertValue { vector: bytes, heaptid: Tid::from_item_pointer(&*tid) }, &st.params);
+            insert_value(
+                disk,
+                InsertValue {
+                    vector: bytes,
+                    heaptid: Tid::from_item_pointer(&*tid),
+                },
+                &st.params,
+            );
         } else {
             st.pending.extend(bytes_to_f32(st.spec.kind, &bytes));
             st.vectors.extend_from_slice(&bytes);
@@ -243,7 +290,10 @@ unsafe extern "C-unwind" fn build_callback(
         }
         st.indexed += 1.0;
         if (st.indexed as u64).is_multiple_of(1000) {
-            pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_DONE, st.indexed as i64);
+            pg_sys::pgstat_progress_update_param(
+                PROGRESS_CREATE_IDX_TUPLES_DONE,
+                st.indexed as i64,
+            );
         }
     }
 }
@@ -318,7 +368,13 @@ fn write_graph(
 
     // Pass 2: write the pages. Item k is the neighbour tuple (even k) or element tuple (odd k)
     // of element k / 2, in exactly the order pass 1 placed them.
-    let tid_of = |k: usize| if k % 2 == 0 { nb_tid[k / 2] } else { el_tid[k / 2] };
+    let tid_of = |k: usize| {
+        if k % 2 == 0 {
+            nb_tid[k / 2]
+        } else {
+            el_tid[k / 2]
+        }
+    };
     let bytes_of = |k: usize| -> Vec<u8> {
         let i = k / 2;
         let l = level(i);
@@ -347,7 +403,11 @@ fn write_graph(
             }
             p.init(op);
             while k < 2 * n && tid_of(k).block() == page_blk {
-                assert_eq!(p.add_item(&bytes_of(k)), Some(tid_of(k).off), "ruhnsw build layout");
+                assert_eq!(
+                    p.add_item(&bytes_of(k)),
+                    Some(tid_of(k).off),
+                    "ruhnsw build layout"
+                );
                 k += 1;
             }
         });
@@ -392,8 +452,17 @@ pub unsafe extern "C-unwind" fn ambuild(
             spec,
             params: spec.params(),
             graph: in_memory.then(|| {
-                let etype = if spec.kind == ElemKind::F16 { ElementType::F16 } else { ElementType::F32 };
-                MemoryGraph::new(spec.dims, memory_metric(spec.metric), etype, spec.m as usize)
+                let etype = if spec.kind == ElemKind::F16 {
+                    ElementType::F16
+                } else {
+                    ElementType::F32
+                };
+                MemoryGraph::new(
+                    spec.dims,
+                    memory_metric(spec.metric),
+                    etype,
+                    spec.m as usize,
+                )
             }),
             pending: Vec::new(),
             vectors: Vec::new(),

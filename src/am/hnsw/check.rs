@@ -46,9 +46,15 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
     let mut rows = Vec::new();
     // SAFETY: index is open; every block below nblocks exists.
     let meta = unsafe { super::store::read_meta_tuple(index) };
-    let (Some(kind), Some(metric)) = (ElemKind::from_u8(meta.elem_kind), Metric::from_u8(meta.metric))
-    else {
-        rows.push(CheckRow { name: "meta", ok: false, detail: "unknown element type or metric".into() });
+    let (Some(kind), Some(metric)) = (
+        ElemKind::from_u8(meta.elem_kind),
+        Metric::from_u8(meta.metric),
+    ) else {
+        rows.push(CheckRow {
+            name: "meta",
+            ok: false,
+            detail: "unknown element type or metric".into(),
+        });
         return rows;
     };
     let meta_ok = meta.m >= 2 && meta.dims >= 1;
@@ -63,7 +69,8 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
 
     // Pages and tuples.
     // SAFETY: the index is open.
-    let nblocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
+    let nblocks =
+        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
     let mut bad_pages = Vec::new();
     // All-zero pages: a crash between extending the relation and the WAL record that
     // initialises the page leaves one (relation extension itself is not WAL-logged). Harmless:
@@ -91,7 +98,9 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
             }
         }
         for off in 1..=page.max_offset() {
-            let Some(bytes) = page.item(off) else { continue };
+            let Some(bytes) = page.item(off) else {
+                continue;
+            };
             let id = Tid::new(blk, off).to_id();
             match bytes.first() {
                 Some(&KIND_ELEMENT) | Some(&KIND_FREE) => {
@@ -110,7 +119,11 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
                 }
                 Some(&KIND_NEIGHBORS) => {
                     if let Some(h) = read_struct::<NeighborHeader>(bytes) {
-                        let slots = read_tids(&bytes[NEIGHBOR_HEADER..], 0, neighbor_slots(h.level, meta.m));
+                        let slots = read_tids(
+                            &bytes[NEIGHBOR_HEADER..],
+                            0,
+                            neighbor_slots(h.level, meta.m),
+                        );
                         neighbor_tuples.insert(id, (h.level, slots));
                     }
                 }
@@ -123,7 +136,10 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
     let mut at = meta.first_data_blk;
     while at != pg_sys::InvalidBlockNumber && seen.insert(at) {
         chain_len += 1;
-        at = next_of.get(&at).copied().unwrap_or(pg_sys::InvalidBlockNumber);
+        at = next_of
+            .get(&at)
+            .copied()
+            .unwrap_or(pg_sys::InvalidBlockNumber);
     }
     let data_pages = next_of.len();
     rows.push(CheckRow {
@@ -199,7 +215,11 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
     rows.push(CheckRow {
         name: "reachable",
         ok: unreachable == 0,
-        detail: format!("{} of {} live elements reachable from the entry point", live - unreachable, live),
+        detail: format!(
+            "{} of {} live elements reachable from the entry point",
+            live - unreachable,
+            live
+        ),
     });
 
     // Heap rows: every live row with an indexable value must be in some live element.
@@ -208,14 +228,23 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
         .filter(|e| !e.free && !e.deleted)
         .flat_map(|e| e.tids.iter().map(|t| t.to_id()))
         .collect();
-    let mut st = HeapCheck { kind, metric, dims: meta.dims as usize, indexed: &indexed, rows: 0, missing: 0, first_missing: None };
+    let mut st = HeapCheck {
+        kind,
+        metric,
+        dims: meta.dims as usize,
+        indexed: &indexed,
+        rows: 0,
+        missing: 0,
+        first_missing: None,
+    };
     // SAFETY: an MVCC heap scan computing index values as CREATE INDEX CONCURRENTLY's
     // validation does (ii_Concurrent with our own registered snapshot).
     unsafe {
         let info = pg_sys::BuildIndexInfo(index);
         (*info).ii_Concurrent = true;
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot());
-        let scan = pg_sys::table_beginscan_strat(heap, snapshot, 0, core::ptr::null_mut(), true, false);
+        let scan =
+            pg_sys::table_beginscan_strat(heap, snapshot, 0, core::ptr::null_mut(), true, false);
         pg_sys::table_index_build_scan(
             heap,
             index,
@@ -232,10 +261,16 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
         name: "heap_rows_indexed",
         ok: st.missing == 0,
         detail: match st.first_missing {
-            None => format!("all {} live heap rows with an indexable value are in the index", st.rows),
+            None => format!(
+                "all {} live heap rows with an indexable value are in the index",
+                st.rows
+            ),
             Some(t) => format!(
                 "{} of {} live heap rows missing, e.g. ({},{})",
-                st.missing, st.rows, t.block(), t.off
+                st.missing,
+                st.rows,
+                t.block(),
+                t.off
             ),
         },
     });

@@ -63,7 +63,9 @@ fn meta_m_dims(index_oid: pg_sys::Oid) -> (u16, u32) {
         let rel = pg_sys::index_open(index_oid, pg_sys::NoLock as pg_sys::LOCKMODE);
         let meta = {
             let buf = Locked::read(rel, META_BLKNO, Mode::Share);
-            buf.page().item(1).and_then(super::format::read_struct::<MetaTuple>)
+            buf.page()
+                .item(1)
+                .and_then(super::format::read_struct::<MetaTuple>)
         };
         pg_sys::index_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
         match meta {

@@ -60,7 +60,11 @@ const _: () = assert!(size_of::<PageOpaque>() == 8);
 
 impl PageOpaque {
     pub fn new(page_type: u16) -> Self {
-        PageOpaque { next: pg_sys::InvalidBlockNumber, page_type, page_id: PAGE_ID }
+        PageOpaque {
+            next: pg_sys::InvalidBlockNumber,
+            page_type,
+            page_id: PAGE_ID,
+        }
     }
 }
 
@@ -157,10 +161,18 @@ pub struct Tid {
 const _: () = assert!(size_of::<Tid>() == 6);
 
 impl Tid {
-    pub const INVALID: Tid = Tid { blk_hi: 0, blk_lo: 0, off: 0 };
+    pub const INVALID: Tid = Tid {
+        blk_hi: 0,
+        blk_lo: 0,
+        off: 0,
+    };
 
     pub fn new(blk: pg_sys::BlockNumber, off: u16) -> Self {
-        Tid { blk_hi: (blk >> 16) as u16, blk_lo: blk as u16, off }
+        Tid {
+            blk_hi: (blk >> 16) as u16,
+            blk_lo: blk as u16,
+            off,
+        }
     }
     pub fn block(self) -> pg_sys::BlockNumber {
         ((self.blk_hi as u32) << 16) | self.blk_lo as u32
@@ -176,11 +188,18 @@ impl Tid {
         Tid::new((id >> 16) as u32, id as u16)
     }
     pub fn from_item_pointer(p: &pg_sys::ItemPointerData) -> Self {
-        Tid { blk_hi: p.ip_blkid.bi_hi, blk_lo: p.ip_blkid.bi_lo, off: p.ip_posid }
+        Tid {
+            blk_hi: p.ip_blkid.bi_hi,
+            blk_lo: p.ip_blkid.bi_lo,
+            off: p.ip_posid,
+        }
     }
     pub fn to_item_pointer(self) -> pg_sys::ItemPointerData {
         pg_sys::ItemPointerData {
-            ip_blkid: pg_sys::BlockIdData { bi_hi: self.blk_hi, bi_lo: self.blk_lo },
+            ip_blkid: pg_sys::BlockIdData {
+                bi_hi: self.blk_hi,
+                bi_lo: self.blk_lo,
+            },
             ip_posid: self.off,
         }
     }
@@ -285,7 +304,12 @@ mod tests {
 
     #[test]
     fn tid_roundtrip() {
-        for (b, o) in [(0u32, 1u16), (1, 291), (0x1234_5678, 7), (u32::MAX - 1, u16::MAX)] {
+        for (b, o) in [
+            (0u32, 1u16),
+            (1, 291),
+            (0x1234_5678, 7),
+            (u32::MAX - 1, u16::MAX),
+        ] {
             let t = Tid::new(b, o);
             assert_eq!(t.block(), b);
             assert_eq!(Tid::from_id(t.to_id()), t);

@@ -45,7 +45,12 @@ pub fn insert_value(graph: &mut PageGraph, value: InsertValue, params: &HnswPara
 /// Level draws must differ between rows and backends but need no cryptographic quality.
 fn seed(tid: &Tid) -> u64 {
     // SAFETY: reads of process-global, always-initialised variables.
-    let (pid, now) = unsafe { (pg_sys::MyProcPid as u64, pg_sys::GetCurrentTimestamp() as u64) };
+    let (pid, now) = unsafe {
+        (
+            pg_sys::MyProcPid as u64,
+            pg_sys::GetCurrentTimestamp() as u64,
+        )
+    };
     tid.to_id() ^ (pid << 48) ^ now.rotate_left(17)
 }
 
@@ -70,7 +75,10 @@ pub unsafe extern "C-unwind" fn aminsert(
         let Some(bytes) = storage_bytes(meta.kind, meta.metric, meta.dims, *values) else {
             return false;
         };
-        let value = InsertValue { vector: bytes, heaptid: Tid::from_item_pointer(&*heap_tid) };
+        let value = InsertValue {
+            vector: bytes,
+            heaptid: Tid::from_item_pointer(&*heap_tid),
+        };
         insert_value(&mut graph, value, &meta.params());
     }
     false

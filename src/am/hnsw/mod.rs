@@ -41,9 +41,8 @@ pub const NUM_PROCS: u16 = 2;
 fn ruhnsw_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
     // SAFETY: makeNode-equivalent allocation in the current memory context; every field the
     // executor reads is set below, the rest stays zero/NULL as PostgreSQL expects.
-    let mut am = unsafe {
-        PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine)
-    };
+    let mut am =
+        unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
     am.amstrategies = 0;
     am.amsupport = NUM_PROCS;
     am.amoptsprocnum = 0;

@@ -55,7 +55,10 @@ pub fn init() {
 
 /// `amoptions`: parse (and with `validate`, check) the reloptions array.
 #[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
+pub unsafe extern "C-unwind" fn amoptions(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+) -> *mut pg_sys::bytea {
     let table = [
         pg_sys::relopt_parse_elt {
             optname: c"m".as_ptr(),
@@ -90,7 +93,11 @@ pub unsafe fn get(index: pg_sys::Relation) -> Options {
     unsafe {
         let p = (*index).rd_options as *const Options;
         if p.is_null() {
-            Options { vl_len_: 0, m: DEFAULT_M, ef_construction: DEFAULT_EF_CONSTRUCTION }
+            Options {
+                vl_len_: 0,
+                m: DEFAULT_M,
+                ef_construction: DEFAULT_EF_CONSTRUCTION,
+            }
         } else {
             *p
         }

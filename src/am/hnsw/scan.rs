@@ -44,8 +44,15 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     // context (the executor's), which frees it even if the query errors out.
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        let st = ScanState { active: Some(Active { graph: PageGraph::open(index), scan: None, pending: Vec::new() }) };
-        (*scan).opaque = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st) as *mut c_void;
+        let st = ScanState {
+            active: Some(Active {
+                graph: PageGraph::open(index),
+                scan: None,
+                pending: Vec::new(),
+            }),
+        };
+        (*scan).opaque =
+            PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st) as *mut c_void;
         scan
     }
 }
@@ -67,7 +74,9 @@ pub unsafe extern "C-unwind" fn amrescan(
         if !orderbys.is_null() && norderbys > 0 {
             core::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
         }
-        let Some(active) = state(scan).active.as_mut() else { return };
+        let Some(active) = state(scan).active.as_mut() else {
+            return;
+        };
         active.pending.clear();
         active.scan = None;
         if (*scan).numberOfOrderBys == 0 {
@@ -94,7 +103,10 @@ pub unsafe extern "C-unwind" fn amrescan(
 }
 
 #[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, dir: pg_sys::ScanDirection::Type) -> bool {
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    dir: pg_sys::ScanDirection::Type,
+) -> bool {
     if dir != pg_sys::ScanDirection::ForwardScanDirection {
         pgrx::ereport!(
             ERROR,
@@ -102,7 +114,9 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, dir: pg_
             "ruhnsw index scans only go forward"
         );
     }
-    let Some(active) = state(scan).active.as_mut() else { return false };
+    let Some(active) = state(scan).active.as_mut() else {
+        return false;
+    };
     loop {
         if let Some(tid) = active.pending.pop() {
             // SAFETY: the scan descriptor is ours to fill for the executor.
@@ -113,7 +127,9 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, dir: pg_
             }
             return true;
         }
-        let Some(s) = active.scan.as_mut() else { return false };
+        let Some(s) = active.scan.as_mut() else {
+            return false;
+        };
         // The store raises errors itself; its error type is uninhabited.
         let Ok(next) = s.next(&mut active.graph);
         let Some(c) = next else {
@@ -126,7 +142,10 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, dir: pg_
         let metric = active.graph.meta.metric;
         let query = s.query();
         let tids = active.graph.with_element(c.id, |h, v| {
-            if h.kind != KIND_ELEMENT || h.deleted != 0 || distance_bytes(metric, query, v) != c.distance {
+            if h.kind != KIND_ELEMENT
+                || h.deleted != 0
+                || distance_bytes(metric, query, v) != c.distance
+            {
                 Vec::new()
             } else {
                 h.live_tids().to_vec()

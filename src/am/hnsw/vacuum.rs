@@ -26,7 +26,8 @@ unsafe fn for_each_element(
 ) {
     // SAFETY: rel is the open index; blocks below nblocks exist.
     unsafe {
-        let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let nblocks =
+            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         for blk in (META_BLKNO + 1)..nblocks {
             pgrx::check_for_interrupts!(); // no buffer lock held here
             let buf = Locked::read(rel, blk, Mode::Exclusive);
@@ -37,8 +38,12 @@ unsafe fn for_each_element(
                     continue;
                 }
                 for off in 1..=page.max_offset() {
-                    let Some(bytes) = page.item(off) else { continue };
-                    let Some(h) = read_struct::<ElementHeader>(bytes) else { continue };
+                    let Some(bytes) = page.item(off) else {
+                        continue;
+                    };
+                    let Some(h) = read_struct::<ElementHeader>(bytes) else {
+                        continue;
+                    };
                     if h.kind != KIND_ELEMENT {
                         continue;
                     }
@@ -67,7 +72,8 @@ unsafe fn for_each_element(
 unsafe fn visit_elements(rel: pg_sys::Relation, mut visit: impl FnMut(u64, &ElementHeader)) {
     // SAFETY: rel is the open index; blocks below nblocks exist.
     unsafe {
-        let nblocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let nblocks =
+            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         for blk in (META_BLKNO + 1)..nblocks {
             pgrx::check_for_interrupts!(); // no buffer lock held here
             let buf = Locked::read(rel, blk, Mode::Share);
@@ -216,7 +222,11 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         }
         let rel = (*info).index;
         let counted = !stats.is_null();
-        let stats = if counted { stats } else { pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg() };
+        let stats = if counted {
+            stats
+        } else {
+            pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg()
+        };
         let mut ids: Vec<u64> = Vec::new();
         let mut live = 0f64;
         visit_elements(rel, |id, h| {
@@ -238,7 +248,8 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             let _ = ruvec_hnsw::reconnect_unreachable(&mut graph, &ids, &params, 4);
             pg_sys::UnlockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
         }
-        (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        (*stats).num_pages =
+            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         stats
     }
 }

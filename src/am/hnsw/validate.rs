@@ -7,8 +7,16 @@ use pgrx::PgSqlErrorCode;
 
 fn count(sql: &str) -> i64 {
     // Read-only SPI: amvalidate must also work on a hot standby.
-    Spi::connect(|client| client.select(sql, Some(1), &[]).ok()?.first().get_one::<i64>().ok().flatten())
-        .unwrap_or(0)
+    Spi::connect(|client| {
+        client
+            .select(sql, Some(1), &[])
+            .ok()?
+            .first()
+            .get_one::<i64>()
+            .ok()
+            .flatten()
+    })
+    .unwrap_or(0)
 }
 
 #[pgrx::pg_guard]
@@ -37,10 +45,15 @@ pub unsafe extern "C-unwind" fn amvalidate(opclassoid: pg_sys::Oid) -> bool {
         problems.push("has support functions other than 1 and 2".to_string());
     }
     if ops("a.amopstrategy = 1 AND a.amoppurpose = 'o'") != 1 {
-        problems.push("needs exactly one ordering operator with strategy 1 (FOR ORDER BY float_ops)".to_string());
+        problems.push(
+            "needs exactly one ordering operator with strategy 1 (FOR ORDER BY float_ops)"
+                .to_string(),
+        );
     }
     if ops("NOT (a.amopstrategy = 1 AND a.amoppurpose = 'o')") != 0 {
-        problems.push("has search operators or strategies other than 1, which ruhnsw cannot use".to_string());
+        problems.push(
+            "has search operators or strategies other than 1, which ruhnsw cannot use".to_string(),
+        );
     }
     for p in &problems {
         pgrx::ereport!(

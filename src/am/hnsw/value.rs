@@ -101,8 +101,14 @@ fn check_dims(index_dims: usize, got: usize) {
 /// Stored bytes as f32 values (for the in-memory build graph).
 pub fn bytes_to_f32(kind: ElemKind, v: &[u8]) -> Vec<f32> {
     match kind {
-        ElemKind::F32 => v.chunks_exact(4).map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        ElemKind::F16 => v.chunks_exact(2).map(|c| f16::from_ne_bytes([c[0], c[1]]).to_f32()).collect(),
+        ElemKind::F32 => v
+            .chunks_exact(4)
+            .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        ElemKind::F16 => v
+            .chunks_exact(2)
+            .map(|c| f16::from_ne_bytes([c[0], c[1]]).to_f32())
+            .collect(),
         ElemKind::Bit => Vec::new(),
     }
 }

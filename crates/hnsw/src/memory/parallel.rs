@@ -14,8 +14,8 @@ use rayon::prelude::*;
 
 use super::{MemoryError, MemoryGraph};
 use crate::insert::find_neighbors;
-use crate::select::select_with;
 use crate::search::Target;
+use crate::select::select_with;
 use crate::store::{EntryPoint, GraphRead, GraphWrite};
 use crate::{Candidate, HnswParams, Level, RandomSource, Ticker};
 
@@ -37,16 +37,25 @@ impl MemoryGraph {
         self.check_params(params)?;
         let dim = self.dim();
         if dim == 0 || !rows.len().is_multiple_of(dim) {
-            return Err(MemoryError::DimensionMismatch { expected: dim, got: rows.len() }.into());
+            return Err(MemoryError::DimensionMismatch {
+                expected: dim,
+                got: rows.len(),
+            }
+            .into());
         }
         let n = rows.len() / dim;
         self.reserve(n);
         let mut done = 0;
         while done < n {
-            let batch = if self.len() < SERIAL_PREFIX { 1 } else { (self.len() / 50).clamp(16, 4096) };
+            let batch = if self.len() < SERIAL_PREFIX {
+                1
+            } else {
+                (self.len() / 50).clamp(16, 4096)
+            };
             let end = (done + batch).min(n);
-            let levels: Vec<Level> =
-                (done..end).map(|_| crate::random_level(rng, params.ml(), params.max_level)).collect();
+            let levels: Vec<Level> = (done..end)
+                .map(|_| crate::random_level(rng, params.ml(), params.max_level))
+                .collect();
             if end - done == 1 {
                 let row = &rows[done * dim..end * dim];
                 crate::insert(self, row, levels[0], params)?;
@@ -84,8 +93,20 @@ impl MemoryGraph {
                     let q = snapshot.prepare_query(row)?;
                     let mut store = snapshot;
                     let mut ticker = Ticker::default();
-                    let found = find_neighbors(&mut store, &Target::Query(&q), ep, level, params, None, &mut ticker)?;
-                    Ok(found.lists.iter().map(|l| l.iter().map(|c| (c.id, c.distance)).collect()).collect())
+                    let found = find_neighbors(
+                        &mut store,
+                        &Target::Query(&q),
+                        ep,
+                        level,
+                        params,
+                        None,
+                        &mut ticker,
+                    )?;
+                    Ok(found
+                        .lists
+                        .iter()
+                        .map(|l| l.iter().map(|c| (c.id, c.distance)).collect())
+                        .collect())
                 })
                 .collect()
         });
@@ -94,7 +115,10 @@ impl MemoryGraph {
         for ((row, &level), plan) in rows.chunks_exact(dim).zip(levels).zip(plans) {
             let plan = plan?;
             let level = level.min(params.level_cap());
-            let ids: Vec<Vec<u32>> = plan.iter().map(|l| l.iter().map(|&(id, _)| id).collect()).collect();
+            let ids: Vec<Vec<u32>> = plan
+                .iter()
+                .map(|l| l.iter().map(|&(id, _)| id).collect())
+                .collect();
             let id = self.add_element(row, level, &ids)?;
             let current = self.entry_point()?.map(|e| e.level).unwrap_or(0);
             if level > current {
@@ -111,37 +135,41 @@ impl MemoryGraph {
         for (id, plan) in &added {
             for (lc, list) in plan.iter().enumerate() {
                 for &(nb, d) in list {
-                    incoming.entry((nb, lc as Level)).or_default().push(Candidate::new(*id, d));
+                    incoming
+                        .entry((nb, lc as Level))
+                        .or_default()
+                        .push(Candidate::new(*id, d));
                 }
             }
         }
         let work: Vec<((u32, Level), Vec<Candidate<u32>>)> = incoming.into_iter().collect();
         let snapshot: &MemoryGraph = self;
-        let updates: Vec<Result<Option<(u32, Level, Vec<u32>)>, MemoryError>> = pool.install(|| {
-            work.into_par_iter()
-                .map(|((nb, lc), new)| {
-                    let mut store = snapshot;
-                    let mut ticker = Ticker::default();
-                    let lm = params.max_neighbors(lc);
-                    let mut cur = Vec::new();
-                    store.neighbors(nb, lc, &mut cur)?;
-                    let mut cands = Vec::with_capacity(cur.len() + new.len());
-                    for &c in &cur {
-                        cands.push(Candidate::new(c, store.distance_between(nb, c)?));
-                    }
-                    cands.extend(new.iter().copied().filter(|c| !cur.contains(&c.id)));
-                    if cands.len() == cur.len() {
-                        return Ok(None);
-                    }
-                    let chosen = if cands.len() <= lm {
-                        cands
-                    } else {
-                        select_with(&mut store, cands, lm, &mut ticker)?
-                    };
-                    Ok(Some((nb, lc, chosen.into_iter().map(|c| c.id).collect())))
-                })
-                .collect()
-        });
+        let updates: Vec<Result<Option<(u32, Level, Vec<u32>)>, MemoryError>> =
+            pool.install(|| {
+                work.into_par_iter()
+                    .map(|((nb, lc), new)| {
+                        let mut store = snapshot;
+                        let mut ticker = Ticker::default();
+                        let lm = params.max_neighbors(lc);
+                        let mut cur = Vec::new();
+                        store.neighbors(nb, lc, &mut cur)?;
+                        let mut cands = Vec::with_capacity(cur.len() + new.len());
+                        for &c in &cur {
+                            cands.push(Candidate::new(c, store.distance_between(nb, c)?));
+                        }
+                        cands.extend(new.iter().copied().filter(|c| !cur.contains(&c.id)));
+                        if cands.len() == cur.len() {
+                            return Ok(None);
+                        }
+                        let chosen = if cands.len() <= lm {
+                            cands
+                        } else {
+                            select_with(&mut store, cands, lm, &mut ticker)?
+                        };
+                        Ok(Some((nb, lc, chosen.into_iter().map(|c| c.id).collect())))
+                    })
+                    .collect()
+            });
         for u in updates {
             if let Some((nb, lc, list)) = u? {
                 self.set_neighbors(nb, lc, &list)?;
