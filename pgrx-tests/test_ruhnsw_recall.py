@@ -154,3 +154,104 @@ def test_build_spills_past_maintenance_work_mem(conn):
     conn.execute("SET enable_seqscan = off")
     r = recall(conn, "spill", "<->", queries, dist, np.arange(len(base)))
     assert r >= THRESHOLD, f"recall after a spilled build {r:.4f}"
+
+
+def build_with_workers(conn, table, index, workers):
+    """CREATE INDEX with `workers` parallel workers allowed; returns how many were launched
+    (from the build's DEBUG1 line, None when it built serially)."""
+    msgs = []
+    conn.add_notice_handler(lambda d: msgs.append(d.message_primary))
+    conn.execute("SET min_parallel_table_scan_size = 0")
+    conn.execute(f"SET max_parallel_maintenance_workers = {workers}")
+    conn.execute("SET client_min_messages = debug1")
+    try:
+        conn.execute(f"CREATE INDEX {index} ON {table} USING ruhnsw (v vector_l2_ops)")
+    finally:
+        conn.execute("RESET client_min_messages")
+        conn.execute("RESET max_parallel_maintenance_workers")
+        conn.execute("RESET min_parallel_table_scan_size")
+    launched = [m for m in msgs if m.startswith("ruhnsw build:") and "parallel workers launched" in m]
+    return int(launched[-1].split()[2]) if launched else None
+
+
+def test_parallel_build_with_postgres_workers(conn):
+    """Large enough builds use Postgres parallel workers (max_parallel_maintenance_workers, as
+    the planner grants them); the graph is the same whatever the number of workers, passes
+    ruvec.index_check and keeps recall."""
+    base = fvecs(os.path.join(SHARED_DATA, "vectors/bigann10k/base.fvecs"))
+    queries = fvecs(os.path.join(SHARED_DATA, "vectors/bigann10k/query.fvecs"))[:100]
+    dist = exact_distances(base.astype(np.float64), queries.astype(np.float64), "l2")
+    conn.execute("DROP TABLE IF EXISTS par")
+    conn.execute("CREATE TABLE par (id int PRIMARY KEY, v vector(128))")
+    load(conn, "par", base, np.arange(len(base)))
+    conn.execute("SET enable_seqscan = off")
+
+    def answers():
+        with conn.cursor() as cur:
+            out = []
+            for q in queries:
+                cur.execute("SELECT id FROM par ORDER BY v <-> %s::vector LIMIT 10", (vec_text(q),))
+                out.append([r[0] for r in cur.fetchall()])
+            return out
+
+    assert build_with_workers(conn, "par", "par_w2", 2) == 2
+    rows = conn.execute("SELECT check_name, ok, detail FROM ruvec.index_check('par_w2')").fetchall()
+    assert all(r[1] for r in rows), rows
+    r = recall(conn, "par", "<->", queries, dist, np.arange(len(base)))
+    assert r >= THRESHOLD, f"recall after a parallel build {r:.4f}"
+    two = answers()
+    size2 = conn.execute("SELECT pg_relation_size('par_w2')").fetchone()[0]
+    conn.execute("DROP INDEX par_w2")
+
+    assert build_with_workers(conn, "par", "par_w1", 1) == 1
+    assert answers() == two
+    assert conn.execute("SELECT pg_relation_size('par_w1')").fetchone()[0] == size2
+    conn.execute("DROP INDEX par_w1")
+
+    # No workers allowed: the serial build (a different insertion order, same quality).
+    assert build_with_workers(conn, "par", "par_w0", 0) is None
+    r = recall(conn, "par", "<->", queries, dist, np.arange(len(base)))
+    assert r >= THRESHOLD, f"recall after a serial build {r:.4f}"
+    conn.execute("DROP TABLE par")
+
+
+def test_parallel_build_worker_killed(conn, database):
+    """A parallel worker terminated mid-build fails the CREATE INDEX cleanly (no index left
+    behind, the session and the table stay usable)."""
+    import threading
+    import time
+
+    import psycopg
+
+    from conftest import dsn
+
+    rng = np.random.default_rng(5)
+    conn.execute("DROP TABLE IF EXISTS park")
+    conn.execute("CREATE TABLE park (id int PRIMARY KEY, v vector(256))")
+    load(conn, "park", rng.standard_normal((40_000, 256)).astype(np.float32), np.arange(40_000))
+    stop = threading.Event()
+    killed = []
+
+    def killer():
+        with psycopg.connect(dsn(database), autocommit=True) as k:
+            while not stop.is_set():
+                r = k.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'parallel worker' "
+                              "AND wait_event = 'Extension'").fetchall()
+                if r:
+                    k.execute("SELECT pg_terminate_backend(%s)", (r[0][0],))
+                    killed.append(r[0][0])
+                    return
+                time.sleep(0.05)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    try:
+        with pytest.raises(psycopg.Error):
+            build_with_workers(conn, "park", "park_idx", 2)
+    finally:
+        stop.set()
+        t.join()
+    assert killed, "no parallel worker was seen"
+    assert conn.execute("SELECT count(*) FROM pg_class WHERE relname = 'park_idx'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM park").fetchone()[0] == 40_000
+    conn.execute("DROP TABLE park")

@@ -70,6 +70,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     "'bench' (scripts/lib/common.sh) on --port and recreate database ruvec_bench")
     ap.add_argument("--port", type=int, default=55470, help="port of the scratch cluster (default 55470)")
     ap.add_argument("--keep", action="store_true", help="leave the scratch cluster running at the end")
+    ap.add_argument("--shared-buffers", help="scratch cluster only: set shared_buffers (ALTER SYSTEM, "
+                    "restart if needed), e.g. 4GB so a large index stays in shared buffers")
     ap.add_argument("--keep-tables", action="store_true", help="do not drop the benchmark tables")
     ap.add_argument("--dataset", default="sift5k", help=DATASET_HELP)
     ap.add_argument("--engines", default="exact,ruvec,pgvector",
@@ -292,7 +294,7 @@ def main(argv: list[str]) -> int:
                       queries=cfg.queries, clusters=cfg.clusters, seed=cfg.seed)
     log(f"dataset {ds.name}: {len(ds.base):,} x {ds.dim}, {len(ds.queries)} queries, {ds.metric}")
     started = dt.datetime.now().isoformat(timespec="seconds")
-    with database(args.dsn, args.port, args.keep) as dsn:
+    with database(args.dsn, args.port, args.keep, args.shared_buffers) as dsn:
         env, results = run_engines(dsn, ds, cfg)
     run = {"command": command_line(argv), "started": started, "config": asdict(cfg),
            "dataset": dataset_info(ds), "environment": env, "engines": results}

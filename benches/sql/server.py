@@ -40,9 +40,11 @@ def _accepts_connections(dsn: str) -> bool:
 
 
 @contextlib.contextmanager
-def database(dsn: str | None, port: int, keep: bool):
+def database(dsn: str | None, port: int, keep: bool, shared_buffers: str | None = None):
     """Yield a DSN: `dsn` as given, or the scratch cluster (started here, stopped at the end
-    unless --keep or it was already running) with a freshly created database ruvec_bench."""
+    unless --keep or it was already running) with a freshly created database ruvec_bench.
+    `shared_buffers` (scratch cluster only) is set with ALTER SYSTEM and the cluster restarted
+    when it differs, so an index larger than the default 256MB can be measured in memory."""
     if dsn:
         yield dsn
         return
@@ -51,6 +53,14 @@ def database(dsn: str | None, port: int, keep: bool):
     if not was_running:
         log(f"starting scratch cluster '{SCRATCH_CLUSTER}' on port {port}")
         _common_sh(f"cluster_start {SCRATCH_CLUSTER} {port}")
+    if shared_buffers:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(shared_buffers)))
+            pending = conn.execute(
+                "SELECT pending_restart FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
+        if pending:
+            log(f"restarting scratch cluster '{SCRATCH_CLUSTER}' for shared_buffers = {shared_buffers}")
+            _common_sh(f"cluster_stop {SCRATCH_CLUSTER}; cluster_start {SCRATCH_CLUSTER} {port}")
     try:
         yield fresh_database(server, "ruvec_bench")
     finally:

@@ -45,7 +45,10 @@ mod visited;
 pub use delete::{repair_element, repair_graph, replace_entry_point, RepairStats};
 pub use insert::{insert, InsertOutcome};
 pub use level::{random_level, RandomSource, SplitMix64};
-pub use memory::{ElementType, MemoryError, MemoryGraph, MemoryQuery, Metric, VectorRef};
+pub use memory::{
+    batch_size, Backlinks, BatchPlan, ElementType, GraphHeader, MemoryError, MemoryGraph,
+    MemoryQuery, Metric, SharedLayout, VectorRef, SERIAL_PREFIX,
+};
 pub use reconnect::{reachable, reconnect_unreachable, ReconnectStats};
 pub use scan::{Scan, ScanMode, ScanParams, ScanStats};
 pub use search::{greedy_descent, search, search_layer, Found};

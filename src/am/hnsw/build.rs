@@ -1,20 +1,23 @@
 //! `ambuild` / `ambuildempty`.
 //!
 //! The heap scan collects the vectors; the graph is then built in memory (crates/hnsw
-//! `MemoryGraph`) on `max_parallel_maintenance_workers + 1` threads — pure computation, no
-//! Postgres calls on those threads — and written page by page without WAL, logged once with
-//! `log_newpage_range`. When the graph
-//! would outgrow `maintenance_work_mem`, what exists is written out (with a NOTICE) and the
+//! `MemoryGraph`) — in dynamic shared memory with Postgres parallel workers when the planner
+//! grants some ([`super::parallel`]), else in this backend — and written page by page without
+//! WAL, logged once with `log_newpage_range`. When the graph would outgrow `maintenance_work_mem`, what exists is written out (with a NOTICE) and the
 //! remaining rows are inserted into the on-disk graph, as `aminsert` would. `bit` indexes are
 //! always built on disk (the in-memory graph holds float vectors only).
 
 use core::ffi::c_void;
 
 use pgrx::{pg_sys, PgSqlErrorCode};
-use ruvec_hnsw::{ElementType, HnswParams, MemoryGraph, SplitMix64};
+use ruvec_hnsw::{
+    batch_size, random_level, ElementType, HnswParams, Level, MemoryGraph, SharedLayout,
+    SplitMix64, SERIAL_PREFIX,
+};
 
 use super::format::*;
 use super::insert::insert_value;
+use super::parallel::Team;
 use super::store::{encode_element, encode_neighbors, InsertValue, PageGraph};
 use super::value::{bytes_to_f32, storage_bytes};
 use super::{options, PROC_METRIC};
@@ -159,6 +162,9 @@ struct BuildState {
     tids: Vec<pg_sys::ItemPointerData>,
     rng: SplitMix64,
     budget: usize,
+    /// A parallel build's workers and shared graph (replaces `graph` once built).
+    team: Option<Team>,
+    heap: pg_sys::Relation,
     /// On-disk phase (after the memory budget ran out, or for bit indexes).
     disk: Option<PageGraph>,
     indexed: f64,
@@ -176,7 +182,8 @@ impl BuildState {
             + 32
     }
 
-    /// Insert the pending rows into the in-memory graph, in parallel batches.
+    /// Insert the pending rows into the in-memory graph: with Postgres parallel workers when
+    /// the planner grants some (see [`super::parallel`]), else serially in this backend.
     fn build_graph(&mut self) {
         let Some(graph) = self.graph.as_mut() else {
             return;
@@ -184,52 +191,76 @@ impl BuildState {
         if self.pending.is_empty() {
             return;
         }
-        // SAFETY: reading a GUC variable.
-        let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let threads = (workers + 1).min(cores).max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap_or_else(|e| {
-                raise_with(
-                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_RESOURCES,
-                    format!("could not start build threads: {e}"),
-                    None,
-                    None,
-                )
-            });
-        // SAFETY: progress reporting from the backend's own thread (on_batch runs there).
+        // SAFETY: progress reporting from the backend.
         unsafe { pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH) };
         let pending = std::mem::take(&mut self.pending);
-        let result = graph.insert_parallel::<_, ruvec_hnsw::MemoryError>(
-            &pending,
-            &mut self.rng,
-            &self.params,
-            &pool,
-            |done| {
-                // Between batches, on this (the backend's) thread: no build thread is running.
-                pgrx::check_for_interrupts!();
-                // SAFETY: as above.
-                unsafe {
-                    pg_sys::pgstat_progress_update_param(
-                        PROGRESS_CREATE_IDX_TUPLES_DONE,
-                        done as i64,
-                    )
-                };
-                Ok(())
-            },
-        );
-        if let Err(e) = result {
-            raise_with(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("ruhnsw build: {e}"),
-                None,
-                None,
-            );
+        let dims = self.spec.dims;
+        let n = pending.len() / dims;
+        let params = self.params;
+        // Levels for all rows up front: the shared graph is sized from them.
+        let levels: Vec<Level> = (0..n)
+            .map(|_| {
+                random_level(&mut self.rng, params.ml(), params.max_level).min(params.level_cap())
+            })
+            .collect();
+        let progress = |done: usize| {
+            pgrx::check_for_interrupts!();
+            // SAFETY: as above.
+            unsafe {
+                pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_TUPLES_DONE, done as i64)
+            };
+        };
+        // SAFETY: inside ambuild, heap and index open.
+        let workers = if n >= 2 * SERIAL_PREFIX {
+            unsafe { parallel_workers(self.heap, self.index) }
+        } else {
+            0
+        };
+        let team = if workers > 0 {
+            let groups = levels.iter().map(|&l| usize::from(l)).sum();
+            SharedLayout::new(
+                dims,
+                graph.metric(),
+                graph.element_type(),
+                graph.m(),
+                n,
+                groups,
+            )
+            // SAFETY: inside ambuild (active snapshot and parallel mode checked by
+            // parallel_workers).
+            .and_then(|layout| unsafe { Team::start(layout, params, workers) })
+        } else {
+            None
+        };
+        let Some(mut team) = team else {
+            for (i, (row, &level)) in pending.chunks_exact(dims).zip(&levels).enumerate() {
+                ruvec_hnsw::insert(graph, row, level, &params).unwrap_or_else(|e| graph_error(e));
+                if i % 256 == 255 {
+                    progress(i + 1);
+                }
+            }
+            return;
+        };
+        pgrx::debug1!("ruhnsw build: {} parallel workers launched", team.launched);
+        let mut done = 0;
+        while done < n {
+            let end = (done + batch_size(team.graph.len())).min(n);
+            let rows = &pending[done * dims..end * dims];
+            if end - done == 1 || team.graph.entry().is_none() {
+                for (row, &level) in rows.chunks_exact(dims).zip(&levels[done..end]) {
+                    ruvec_hnsw::insert(&mut team.graph, row, level, &params)
+                        .unwrap_or_else(|e| graph_error(e));
+                }
+            } else {
+                team.insert_batch(rows, &levels[done..end], &params);
+            }
+            done = end;
+            progress(done);
         }
+        team.finish_workers();
+        // The graph lives in the team's shared memory until the pages are written.
+        self.graph = None;
+        self.team = Some(team);
     }
 
     /// Write the in-memory graph to pages and continue on disk.
@@ -310,16 +341,23 @@ unsafe fn flush(st: &mut BuildState) {
         let mut w = BuildWriter::new(st.index);
         let meta_blk = w.append(|p| write_meta(p, &meta));
         debug_assert_eq!(meta_blk, META_BLKNO);
-        if let Some(mut graph) = st.graph.take() {
+        let mut team = st.team.take();
+        let graph = match team.as_mut() {
+            Some(t) => Some(&mut t.graph),
+            None => st.graph.as_mut(),
+        };
+        if let Some(graph) = graph {
             if !graph.is_empty() {
                 // HNSW pruning can leave an element without in-links; give it one before the
                 // graph goes to disk (ruvec.index_check verifies every element is reachable).
                 let ids: Vec<u32> = (0..graph.len() as u32).collect();
-                let _ = ruvec_hnsw::reconnect_unreachable(&mut graph, &ids, &st.params, 4);
-                write_graph(&mut w, &mut meta, &st.spec, &graph, &st.vectors, &st.tids);
+                let _ = ruvec_hnsw::reconnect_unreachable(graph, &ids, &st.params, 4);
+                write_graph(&mut w, &mut meta, &st.spec, graph, &st.vectors, &st.tids);
                 w.rewrite(META_BLKNO, |p| write_meta(p, &meta));
             }
         }
+        st.graph = None;
+        drop(team); // ends the parallel context and frees its shared memory
         st.vectors = Vec::new();
         st.tids = Vec::new();
         w.finish();
@@ -468,6 +506,8 @@ pub unsafe extern "C-unwind" fn ambuild(
             vectors: Vec::new(),
             tids: Vec::new(),
             rng: SplitMix64::new(0x5275_7665_6321_u64 ^ spec.dims as u64),
+            team: None,
+            heap,
             budget: pg_sys::maintenance_work_mem as usize * 1024,
             disk: None,
             indexed: 0.0,
@@ -496,6 +536,31 @@ pub unsafe extern "C-unwind" fn ambuild(
         result.heap_tuples = reltuples;
         result.index_tuples = st.indexed;
         result.into_pg()
+    }
+}
+
+fn graph_error(e: ruvec_hnsw::MemoryError) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("ruhnsw build: {e}"),
+        None,
+        None,
+    )
+}
+
+/// How many parallel workers to ask for: what the planner would give a parallel btree build
+/// of this table (max_parallel_maintenance_workers, the table's parallel_workers option, its
+/// size against min_parallel_table_scan_size), and none where parallel mode is impossible.
+///
+/// # Safety
+/// Inside ambuild with both relations open.
+unsafe fn parallel_workers(heap: pg_sys::Relation, index: pg_sys::Relation) -> i32 {
+    // SAFETY: plain catalog/planner calls on open relations.
+    unsafe {
+        if pg_sys::IsInParallelMode() || !pg_sys::ActiveSnapshotSet() {
+            return 0;
+        }
+        pg_sys::plan_create_index_workers((*heap).rd_id, (*index).rd_id)
     }
 }
 

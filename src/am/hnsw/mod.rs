@@ -19,6 +19,7 @@ pub mod cost;
 pub mod format;
 pub mod insert;
 pub mod options;
+pub mod parallel;
 pub mod scan;
 pub mod store;
 pub mod vacuum;

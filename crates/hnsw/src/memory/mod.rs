@@ -6,8 +6,15 @@
 //! upper level in a second array. Deleted elements keep their slot (ids are
 //! never reused), so a caller can map ids to its own rows.
 
+mod arr;
 mod parallel;
+mod shared;
 mod store_impl;
+
+pub use parallel::{batch_size, Backlinks, BatchPlan, SERIAL_PREFIX};
+pub use shared::{GraphHeader, SharedLayout};
+
+use arr::Arr;
 
 use crate::store::EntryPoint;
 use crate::{Candidate, HnswParams, InsertOutcome, Level, RandomSource, RepairStats, MAX_LEVEL};
@@ -121,19 +128,19 @@ pub struct MemoryGraph {
     metric: Metric,
     etype: ElementType,
     m: usize,
-    data_f32: Vec<f32>,
-    data_f16: Vec<f16>,
-    levels: Vec<Level>,
-    deleted: Vec<bool>,
+    data_f32: Arr<f32>,
+    data_f16: Arr<f16>,
+    levels: Arr<Level>,
+    deleted: Arr<bool>,
     deleted_count: usize,
     /// Level-0 lists: `2 * m` slots per element.
-    l0: Vec<u32>,
-    l0_len: Vec<u16>,
+    l0: Arr<u32>,
+    l0_len: Arr<u16>,
     /// First upper-level group of each element (group `g` = slots
     /// `g * m .. (g + 1) * m`); an element of level `L` owns `L` groups.
-    upper_start: Vec<u32>,
-    upper: Vec<u32>,
-    upper_len: Vec<u16>,
+    upper_start: Arr<u32>,
+    upper: Arr<u32>,
+    upper_len: Arr<u16>,
     entry: Option<EntryPoint<u32>>,
 }
 
@@ -146,16 +153,16 @@ impl MemoryGraph {
             metric,
             etype,
             m: m.clamp(1, crate::MAX_M),
-            data_f32: Vec::new(),
-            data_f16: Vec::new(),
-            levels: Vec::new(),
-            deleted: Vec::new(),
+            data_f32: Arr::default(),
+            data_f16: Arr::default(),
+            levels: Arr::default(),
+            deleted: Arr::default(),
             deleted_count: 0,
-            l0: Vec::new(),
-            l0_len: Vec::new(),
-            upper_start: Vec::new(),
-            upper: Vec::new(),
-            upper_len: Vec::new(),
+            l0: Arr::default(),
+            l0_len: Arr::default(),
+            upper_start: Arr::default(),
+            upper: Arr::default(),
+            upper_len: Arr::default(),
             entry: None,
         }
     }
@@ -330,6 +337,9 @@ impl MemoryGraph {
             .filter(|&id| id < u32::MAX)
             .ok_or(MemoryError::Full)?;
         let v = self.normalized(v)?;
+        if !self.has_room(level) {
+            return Err(MemoryError::Full);
+        }
         match self.etype {
             ElementType::F32 => self.data_f32.extend_from_slice(&v),
             ElementType::F16 => self.data_f16.extend(v.iter().map(|&x| f16::from_f32(x))),
@@ -345,6 +355,23 @@ impl MemoryGraph {
             .resize(self.upper.len() + usize::from(level) * self.m, u32::MAX);
         self.upper_len.resize(groups + usize::from(level), 0);
         Ok(id)
+    }
+
+    /// Whether one more element of `level` fits (a graph in caller-provided
+    /// memory has fixed capacity; an ordinary one always has room).
+    fn has_room(&self, level: Level) -> bool {
+        let data = match self.etype {
+            ElementType::F32 => self.data_f32.has_room(self.dim),
+            ElementType::F16 => self.data_f16.has_room(self.dim),
+        };
+        let up = usize::from(level);
+        data && self.levels.has_room(1)
+            && self.deleted.has_room(1)
+            && self.l0.has_room(2 * self.m)
+            && self.l0_len.has_room(1)
+            && self.upper_start.has_room(1)
+            && self.upper.has_room(up * self.m)
+            && self.upper_len.has_room(up)
     }
 
     /// Appends an element with no edges and no entry-point update; for tests

@@ -20,7 +20,24 @@ use crate::store::{EntryPoint, GraphRead, GraphWrite};
 use crate::{Candidate, HnswParams, Level, RandomSource, Ticker};
 
 /// Below this many elements every insert is serial.
-const SERIAL_PREFIX: usize = 2_000;
+pub const SERIAL_PREFIX: usize = 2_000;
+
+/// How many elements the next batch inserts, for a graph of `len` elements:
+/// one at a time below [`SERIAL_PREFIX`], then about 2% of the graph.
+pub fn batch_size(len: usize) -> usize {
+    if len < SERIAL_PREFIX {
+        1
+    } else {
+        (len / 50).clamp(16, 4096)
+    }
+}
+
+/// One element's planned neighbour lists: `(id, distance)` per level `0..=level`.
+pub type BatchPlan = Vec<Vec<(u32, f32)>>;
+
+/// Back-link work of a batch: each `(neighbour, level)` with the new elements
+/// offered to its list.
+pub type Backlinks = Vec<((u32, Level), Vec<Candidate<u32>>)>;
 
 impl MemoryGraph {
     /// Insert `rows` (`dim` values each, row-major) with levels drawn from `rng`, using the
@@ -47,18 +64,14 @@ impl MemoryGraph {
         self.reserve(n);
         let mut done = 0;
         while done < n {
-            let batch = if self.len() < SERIAL_PREFIX {
-                1
-            } else {
-                (self.len() / 50).clamp(16, 4096)
-            };
-            let end = (done + batch).min(n);
+            let end = (done + batch_size(self.len())).min(n);
             let levels: Vec<Level> = (done..end)
                 .map(|_| crate::random_level(rng, params.ml(), params.max_level))
                 .collect();
-            if end - done == 1 {
-                let row = &rows[done * dim..end * dim];
-                crate::insert(self, row, levels[0], params)?;
+            if end - done == 1 || self.entry().is_none() {
+                for (row, &level) in rows[done * dim..end * dim].chunks_exact(dim).zip(&levels) {
+                    crate::insert(self, row, level, params)?;
+                }
             } else {
                 self.link_batch(&rows[done * dim..end * dim], &levels, params, pool)?;
             }
@@ -76,44 +89,72 @@ impl MemoryGraph {
         pool: &rayon::ThreadPool,
     ) -> Result<(), MemoryError> {
         let dim = self.dim();
-        let Some(ep) = self.entry() else {
-            // Empty graph: nothing to search; insert serially.
-            for (row, &level) in rows.chunks_exact(dim).zip(levels) {
-                crate::insert(self, row, level, params)?;
-            }
-            return Ok(());
-        };
-        // Parallel: plan every element's neighbour lists against the current graph.
         let snapshot: &MemoryGraph = self;
-        let plans: Vec<Result<Vec<Vec<(u32, f32)>>, MemoryError>> = pool.install(|| {
+        let plans: Vec<Result<BatchPlan, MemoryError>> = pool.install(|| {
             rows.par_chunks_exact(dim)
                 .zip(levels.par_iter())
-                .map(|(row, &level)| {
-                    let level = level.min(params.level_cap());
-                    let q = snapshot.prepare_query(row)?;
-                    let mut store = snapshot;
-                    let mut ticker = Ticker::default();
-                    let found = find_neighbors(
-                        &mut store,
-                        &Target::Query(&q),
-                        ep,
-                        level,
-                        params,
-                        None,
-                        &mut ticker,
-                    )?;
-                    Ok(found
-                        .lists
-                        .iter()
-                        .map(|l| l.iter().map(|c| (c.id, c.distance)).collect())
-                        .collect())
-                })
+                .map(|(row, &level)| snapshot.plan_insert(row, level, params))
                 .collect()
         });
-        // Serial (cheap): add the elements with their own lists, move the entry point up.
-        let mut added: Vec<(u32, Vec<Vec<(u32, f32)>>)> = Vec::with_capacity(levels.len());
+        let plans = plans.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let work = self.add_planned(rows, levels, plans, params)?;
+        let snapshot: &MemoryGraph = self;
+        let updates: Vec<Result<Option<Vec<u32>>, MemoryError>> = pool.install(|| {
+            work.par_iter()
+                .map(|((nb, lc), new)| snapshot.plan_backlink(*nb, *lc, new, params))
+                .collect()
+        });
+        for (((nb, lc), _), u) in work.iter().zip(updates) {
+            if let Some(list) = u? {
+                self.set_neighbors(*nb, *lc, &list)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Batch step 1 (read-only, parallel): the neighbour lists `row` would get at `level`,
+    /// searching the graph as it is. Needs a non-empty graph.
+    pub fn plan_insert(
+        &self,
+        row: &[f32],
+        level: Level,
+        params: &HnswParams,
+    ) -> Result<BatchPlan, MemoryError> {
+        let ep = self.entry().ok_or(MemoryError::UnknownId(0))?;
+        let level = level.min(params.level_cap());
+        let q = self.prepare_query(row)?;
+        let mut store = self;
+        let mut ticker = Ticker::default();
+        let found = find_neighbors(
+            &mut store,
+            &Target::Query(&q),
+            ep,
+            level,
+            params,
+            None,
+            &mut ticker,
+        )?;
+        Ok(found
+            .lists
+            .iter()
+            .map(|l| l.iter().map(|c| (c.id, c.distance)).collect())
+            .collect())
+    }
+
+    /// Batch step 2 (serial, cheap): add the batch's elements with their planned lists (in
+    /// order: element `i` of the batch gets id `len + i`), move the entry point up, and return
+    /// the back-links to compute, grouped by the neighbour that receives them.
+    pub fn add_planned(
+        &mut self,
+        rows: &[f32],
+        levels: &[Level],
+        plans: Vec<BatchPlan>,
+        params: &HnswParams,
+    ) -> Result<Backlinks, MemoryError> {
+        let dim = self.dim();
+        let mut incoming: std::collections::HashMap<(u32, Level), Vec<Candidate<u32>>> =
+            std::collections::HashMap::new();
         for ((row, &level), plan) in rows.chunks_exact(dim).zip(levels).zip(plans) {
-            let plan = plan?;
             let level = level.min(params.level_cap());
             let ids: Vec<Vec<u32>> = plan
                 .iter()
@@ -124,57 +165,49 @@ impl MemoryGraph {
             if level > current {
                 self.set_entry_point(Some(EntryPoint { id, level }))?;
             }
-            added.push((id, plan));
-        }
-        // Back-links, grouped by the neighbour that receives them: each (neighbour, level)
-        // gets one new list chosen from its old list plus all its new candidates. Different
-        // neighbours are independent, so the lists are computed in parallel (read-only) and
-        // written afterwards.
-        let mut incoming: std::collections::HashMap<(u32, Level), Vec<Candidate<u32>>> =
-            std::collections::HashMap::new();
-        for (id, plan) in &added {
             for (lc, list) in plan.iter().enumerate() {
                 for &(nb, d) in list {
                     incoming
                         .entry((nb, lc as Level))
                         .or_default()
-                        .push(Candidate::new(*id, d));
+                        .push(Candidate::new(id, d));
                 }
             }
         }
-        let work: Vec<((u32, Level), Vec<Candidate<u32>>)> = incoming.into_iter().collect();
-        let snapshot: &MemoryGraph = self;
-        let updates: Vec<Result<Option<(u32, Level, Vec<u32>)>, MemoryError>> =
-            pool.install(|| {
-                work.into_par_iter()
-                    .map(|((nb, lc), new)| {
-                        let mut store = snapshot;
-                        let mut ticker = Ticker::default();
-                        let lm = params.max_neighbors(lc);
-                        let mut cur = Vec::new();
-                        store.neighbors(nb, lc, &mut cur)?;
-                        let mut cands = Vec::with_capacity(cur.len() + new.len());
-                        for &c in &cur {
-                            cands.push(Candidate::new(c, store.distance_between(nb, c)?));
-                        }
-                        cands.extend(new.iter().copied().filter(|c| !cur.contains(&c.id)));
-                        if cands.len() == cur.len() {
-                            return Ok(None);
-                        }
-                        let chosen = if cands.len() <= lm {
-                            cands
-                        } else {
-                            select_with(&mut store, cands, lm, &mut ticker)?
-                        };
-                        Ok(Some((nb, lc, chosen.into_iter().map(|c| c.id).collect())))
-                    })
-                    .collect()
-            });
-        for u in updates {
-            if let Some((nb, lc, list)) = u? {
-                self.set_neighbors(nb, lc, &list)?;
-            }
+        let mut work: Backlinks = incoming.into_iter().collect();
+        // Deterministic order (HashMap order is not), so every run builds the same graph.
+        work.sort_unstable_by_key(|&((nb, lc), _)| (nb, lc));
+        Ok(work)
+    }
+
+    /// Batch step 3 (read-only, parallel): the new list of `nb` at level `lc` chosen from its
+    /// current list plus the `new` candidates; `None` when nothing changes. Different
+    /// neighbours are independent; step 4 writes the lists with `set_neighbors`.
+    pub fn plan_backlink(
+        &self,
+        nb: u32,
+        lc: Level,
+        new: &[Candidate<u32>],
+        params: &HnswParams,
+    ) -> Result<Option<Vec<u32>>, MemoryError> {
+        let mut store = self;
+        let mut ticker = Ticker::default();
+        let lm = params.max_neighbors(lc);
+        let mut cur = Vec::new();
+        store.neighbors(nb, lc, &mut cur)?;
+        let mut cands = Vec::with_capacity(cur.len() + new.len());
+        for &c in &cur {
+            cands.push(Candidate::new(c, store.distance_between(nb, c)?));
         }
-        Ok(())
+        cands.extend(new.iter().copied().filter(|c| !cur.contains(&c.id)));
+        if cands.len() == cur.len() {
+            return Ok(None);
+        }
+        let chosen = if cands.len() <= lm {
+            cands
+        } else {
+            select_with(&mut store, cands, lm, &mut ticker)?
+        };
+        Ok(Some(chosen.into_iter().map(|c| c.id).collect()))
     }
 }

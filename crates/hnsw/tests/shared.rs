@@ -1,0 +1,118 @@
+//! A graph in caller-provided memory (what a Postgres parallel build puts in
+//! shared memory) builds exactly the graph an ordinary one does through the
+//! batch steps, readers made from its header see it, and it refuses to grow
+//! past its layout.
+
+use ruvec_hnsw::{
+    batch_size, random_level, ElementType, HnswParams, MemoryError, MemoryGraph, Metric,
+    RandomSource, SharedLayout, SplitMix64,
+};
+
+fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n * dim)
+        .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+        .collect()
+}
+
+/// The batch loop of a parallel build, run serially: plan, add, back-links.
+fn build_in_batches(g: &mut MemoryGraph, rows: &[f32], levels: &[u8], params: &HnswParams) {
+    let dim = g.dim();
+    let n = rows.len() / dim;
+    let mut done = 0;
+    while done < n {
+        let end = (done + batch_size(g.len())).min(n);
+        let batch = &rows[done * dim..end * dim];
+        if end - done == 1 || g.entry().is_none() {
+            for (row, &l) in batch.chunks_exact(dim).zip(&levels[done..end]) {
+                ruvec_hnsw::insert(g, row, l, params).unwrap();
+            }
+        } else {
+            let plans = batch
+                .chunks_exact(dim)
+                .zip(&levels[done..end])
+                .map(|(row, &l)| g.plan_insert(row, l, params).unwrap())
+                .collect();
+            let work = g
+                .add_planned(batch, &levels[done..end], plans, params)
+                .unwrap();
+            let lists: Vec<_> = work
+                .iter()
+                .map(|((nb, lc), new)| g.plan_backlink(*nb, *lc, new, params).unwrap())
+                .collect();
+            for (((nb, lc), _), list) in work.iter().zip(lists) {
+                if let Some(list) = list {
+                    ruvec_hnsw::GraphWrite::set_neighbors(g, *nb, *lc, &list).unwrap();
+                }
+            }
+        }
+        done = end;
+    }
+}
+
+#[test]
+fn shared_region_builds_the_same_graph() {
+    let (n, dim) = (3_000, 16);
+    let rows = data(n, dim, 7);
+    let params = HnswParams::new(8, 32);
+    let mut rng = SplitMix64::new(11);
+    let levels: Vec<u8> = (0..n)
+        .map(|_| random_level(&mut rng, params.ml(), params.max_level).min(params.level_cap()))
+        .collect();
+    let groups: usize = levels.iter().map(|&l| usize::from(l)).sum();
+
+    let mut heap = MemoryGraph::new(dim, Metric::L2, ElementType::F32, params.m);
+    build_in_batches(&mut heap, &rows, &levels, &params);
+
+    let layout = SharedLayout::new(dim, Metric::L2, ElementType::F32, params.m, n, groups).unwrap();
+    let mut region = vec![0u64; layout.size() / 8];
+    let base = region.as_mut_ptr() as *mut u8;
+    // SAFETY: region is 8-aligned, layout.size() bytes, outlives both graphs, and the
+    // writer is dropped before the reader is made.
+    let header = unsafe {
+        let mut g = MemoryGraph::from_raw_parts(&layout, base, &Default::default());
+        build_in_batches(&mut g, &rows, &levels, &params);
+        g.header()
+    };
+    // SAFETY: as above; only shared access from here on.
+    let reader = unsafe { MemoryGraph::from_raw_parts(&layout, base, &header) };
+
+    assert_eq!(reader.len(), n);
+    assert_eq!(reader.entry(), heap.entry());
+    for id in 0..n as u32 {
+        assert_eq!(reader.level_of(id), heap.level_of(id));
+        for l in 0..=heap.level_of(id).unwrap() {
+            assert_eq!(
+                reader.neighbor_slice(id, l),
+                heap.neighbor_slice(id, l),
+                "id {id} level {l}"
+            );
+        }
+    }
+    let q = &rows[5 * dim..6 * dim];
+    assert_eq!(
+        reader.search(q, 10, 40).unwrap(),
+        heap.search(q, 10, 40).unwrap()
+    );
+}
+
+#[test]
+fn shared_region_is_fixed_size() {
+    let dim = 4;
+    let params = HnswParams::new(4, 16);
+    let layout = SharedLayout::new(dim, Metric::L2, ElementType::F16, params.m, 3, 1).unwrap();
+    let mut region = vec![0u64; layout.size() / 8];
+    // SAFETY: region is 8-aligned, layout.size() bytes, and outlives the graph.
+    let mut g = unsafe {
+        MemoryGraph::from_raw_parts(&layout, region.as_mut_ptr() as *mut u8, &Default::default())
+    };
+    for i in 0..3 {
+        ruvec_hnsw::insert(&mut g, &[i as f32; 4], 0, &params).unwrap();
+    }
+    assert!(matches!(
+        ruvec_hnsw::insert(&mut g, &[9.0; 4], 0, &params),
+        Err(MemoryError::Full)
+    ));
+    assert_eq!(g.len(), 3);
+    assert_eq!(g.search(&[2.0; 4], 1, 10).unwrap()[0].id, 2);
+}

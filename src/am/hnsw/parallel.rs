@@ -1,0 +1,502 @@
+//! Parallel graph construction with Postgres parallel workers.
+//!
+//! The leader collects the rows (heap scan, see [`super::build`]), then creates a parallel
+//! context whose dynamic shared memory holds the graph ([`ruvec_hnsw::SharedLayout`]) and a
+//! few work areas. The graph grows in batches (crates/hnsw `batch_size`): for each batch
+//!
+//! 1. PLAN (all processes): every row's neighbour lists are searched in the graph as it is —
+//!    read-only, rows handed out through an atomic counter, results into fixed-size slots;
+//! 2. the leader alone adds the batch's elements with those lists (`add_planned`);
+//! 3. BACKLINK (all processes): each affected neighbour's new list is chosen, read-only;
+//! 4. the leader alone writes those lists.
+//!
+//! Phases are separated by a barrier (generation counter + condition variable in the shared
+//! segment), so nobody reads the graph while the leader writes it. Workers see the graph
+//! through the [`ruvec_hnsw::GraphHeader`] the leader publishes before each phase.
+//! The workers do pure computation on shared memory: they open no relations.
+//!
+//! Errors: a worker's ERROR reaches the leader through the parallel context's error queue at
+//! its next CHECK_FOR_INTERRUPTS (barrier waits sleep on a condition variable, which checks
+//! interrupts), and transaction abort then terminates the other workers and frees the
+//! segment. The result does not depend on the number of workers: every row's plan and every
+//! back-link is computed the same way whoever computes it, and the leader applies them in a
+//! fixed order.
+
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use pgrx::{pg_sys, PgSqlErrorCode};
+use ruvec_hnsw::{
+    BatchPlan, Candidate, GraphHeader, HnswParams, Level, MemoryError, MemoryGraph, SharedLayout,
+};
+
+use crate::error::raise_with;
+
+const KEY_SHARED: u64 = 0x5255_4857_0000_0001;
+const KEY_GRAPH: u64 = 0x5255_4857_0000_0002;
+const KEY_WORK: u64 = 0x5255_4857_0000_0003;
+
+const PHASE_PLAN: u32 = 1;
+const PHASE_BACKLINK: u32 = 2;
+const PHASE_DONE: u32 = 3;
+
+/// Largest batch (crates/hnsw's batch_size never exceeds it).
+const BATCH_CAP: usize = 4096;
+/// Back-link items and offered candidates per BACKLINK round.
+const ITEM_CAP: usize = 16_384;
+const POOL_CAP: usize = 65_536;
+
+/// The control block at the start of the segment.
+#[repr(C)]
+struct Shared {
+    cv: pg_sys::ConditionVariable,
+    arrived: AtomicU32,
+    generation: AtomicU32,
+    participants: AtomicU32,
+    phase: AtomicU32,
+    next: AtomicU32,
+    count: AtomicU32,
+    /// Written by the leader before the barrier that starts a phase (the barrier's atomics
+    /// order it before every reader's accesses).
+    header: GraphHeader,
+    layout: SharedLayout,
+    params: HnswParams,
+}
+
+/// The work areas after the control block, one allocation: batch rows (f32) and levels,
+/// plan slots, back-link items / candidate pool / outputs.
+#[derive(Clone, Copy)]
+struct WorkLayout {
+    dims: usize,
+    /// u32 words per row's plan slot / per back-link output.
+    plan_words: usize,
+    out_words: usize,
+    rows: usize,
+    levels: usize,
+    plans: usize,
+    items: usize,
+    pool: usize,
+    outs: usize,
+    size: usize,
+}
+
+impl WorkLayout {
+    fn new(dims: usize, params: &HnswParams) -> WorkLayout {
+        let plan_words: usize = (0..=params.level_cap())
+            .map(|l| 1 + 2 * params.max_neighbors(l))
+            .sum();
+        let out_words = 1 + params.max_neighbors(0);
+        let mut at = 0usize;
+        let mut take = |bytes: usize| {
+            let start = (at + 7) & !7;
+            at = start + bytes;
+            start
+        };
+        let rows = take(BATCH_CAP * dims * 4);
+        let levels = take(BATCH_CAP);
+        let plans = take(BATCH_CAP * plan_words * 4);
+        let items = take(ITEM_CAP * 4 * 4);
+        let pool = take(POOL_CAP * 8);
+        let outs = take(ITEM_CAP * out_words * 4);
+        WorkLayout {
+            dims,
+            plan_words,
+            out_words,
+            rows,
+            levels,
+            plans,
+            items,
+            pool,
+            outs,
+            size: (at + 7) & !7,
+        }
+    }
+}
+
+/// Raw views of the work areas (the segment outlives every use).
+struct Work {
+    base: *mut u8,
+    l: WorkLayout,
+}
+
+impl Work {
+    /// # Safety
+    /// `off + n` elements of T lie inside the work allocation.
+    unsafe fn slice<'a, T>(&self, off: usize, n: usize) -> &'a mut [T] {
+        // SAFETY: forwarded; areas are 8-aligned and disjoint; each phase gives every slot one
+        // writer (the counter hands each index to one process) and readers read only after the
+        // closing barrier.
+        unsafe { core::slice::from_raw_parts_mut(self.base.add(off) as *mut T, n) }
+    }
+    fn row(&self, i: usize) -> &[f32] {
+        // SAFETY: i < BATCH_CAP.
+        unsafe { self.slice::<f32>(self.l.rows + i * self.l.dims * 4, self.l.dims) }
+    }
+    fn levels(&self) -> &mut [Level] {
+        // SAFETY: BATCH_CAP levels.
+        unsafe { self.slice::<Level>(self.l.levels, BATCH_CAP) }
+    }
+    fn plan_slot(&self, i: usize) -> &mut [u32] {
+        // SAFETY: i < BATCH_CAP.
+        unsafe { self.slice::<u32>(self.l.plans + i * self.l.plan_words * 4, self.l.plan_words) }
+    }
+    fn item(&self, i: usize) -> &mut [u32] {
+        // SAFETY: i < ITEM_CAP; items are [nb, level, pool start, pool len].
+        unsafe { self.slice::<u32>(self.l.items + i * 16, 4) }
+    }
+    fn pool(&self) -> &mut [[u32; 2]] {
+        // SAFETY: POOL_CAP pairs (id, distance bits).
+        unsafe { self.slice::<[u32; 2]>(self.l.pool, POOL_CAP) }
+    }
+    fn out(&self, i: usize) -> &mut [u32] {
+        // SAFETY: i < ITEM_CAP; [len or u32::MAX for "unchanged", ids...].
+        unsafe { self.slice::<u32>(self.l.outs + i * self.l.out_words * 4, self.l.out_words) }
+    }
+}
+
+fn encode_plan(slot: &mut [u32], plan: &BatchPlan, params: &HnswParams) {
+    let mut at = 0;
+    for l in 0..=params.level_cap() {
+        let cap = params.max_neighbors(l);
+        let list = plan.get(l as usize).map(|v| v.as_slice()).unwrap_or(&[]);
+        let n = list.len().min(cap);
+        slot[at] = n as u32;
+        for (j, &(id, d)) in list.iter().take(n).enumerate() {
+            slot[at + 1 + 2 * j] = id;
+            slot[at + 2 + 2 * j] = d.to_bits();
+        }
+        at += 1 + 2 * cap;
+    }
+}
+
+fn decode_plan(slot: &[u32], level: Level, params: &HnswParams) -> BatchPlan {
+    let mut at = 0;
+    let mut plan = Vec::with_capacity(level as usize + 1);
+    for l in 0..=level.min(params.level_cap()) {
+        let cap = params.max_neighbors(l);
+        let n = (slot[at] as usize).min(cap);
+        plan.push(
+            (0..n)
+                .map(|j| (slot[at + 1 + 2 * j], f32::from_bits(slot[at + 2 + 2 * j])))
+                .collect(),
+        );
+        at += 1 + 2 * cap;
+    }
+    plan
+}
+
+fn build_error(e: MemoryError) -> ! {
+    raise_with(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("ruhnsw parallel build: {e}"),
+        None,
+        None,
+    )
+}
+
+/// Wait until every participant has arrived (a reusable barrier).
+///
+/// # Safety
+/// `shared` is the live control block.
+unsafe fn barrier_wait(shared: *mut Shared) {
+    // SAFETY: forwarded; the condition variable was initialised by the leader.
+    unsafe {
+        let s = &*shared;
+        let generation = s.generation.load(Ordering::Acquire);
+        let arrived = s.arrived.fetch_add(1, Ordering::AcqRel) + 1;
+        if arrived == s.participants.load(Ordering::Acquire) {
+            s.arrived.store(0, Ordering::Relaxed);
+            s.generation.fetch_add(1, Ordering::AcqRel);
+            pg_sys::ConditionVariableBroadcast(&raw mut (*shared).cv);
+            return;
+        }
+        pg_sys::ConditionVariablePrepareToSleep(&raw mut (*shared).cv);
+        while s.generation.load(Ordering::Acquire) == generation {
+            // Checks interrupts: a failed worker's ERROR surfaces here in the leader.
+            pg_sys::ConditionVariableSleep(&raw mut (*shared).cv, pg_sys::PG_WAIT_EXTENSION);
+        }
+        pg_sys::ConditionVariableCancelSleep();
+    }
+}
+
+/// This process's share of the current phase.
+///
+/// # Safety
+/// Between the two barriers of a phase; `graph` is the shared graph as published.
+unsafe fn run_phase(shared: *mut Shared, work: &Work, graph: &MemoryGraph) {
+    // SAFETY: the control block is live; fields read here are written before the phase.
+    let s = unsafe { &*shared };
+    let count = s.count.load(Ordering::Acquire) as usize;
+    let params = s.params;
+    let phase = s.phase.load(Ordering::Acquire);
+    loop {
+        let i = s.next.fetch_add(1, Ordering::AcqRel) as usize;
+        if i >= count {
+            break;
+        }
+        pgrx::check_for_interrupts!();
+        match phase {
+            PHASE_PLAN => {
+                let level = work.levels()[i];
+                let plan = graph
+                    .plan_insert(work.row(i), level, &params)
+                    .unwrap_or_else(|e| build_error(e));
+                encode_plan(work.plan_slot(i), &plan, &params);
+            }
+            PHASE_BACKLINK => {
+                let it = work.item(i);
+                let (nb, lc, start, len) = (it[0], it[1] as Level, it[2] as usize, it[3] as usize);
+                let new: Vec<Candidate<u32>> = work.pool()[start..start + len]
+                    .iter()
+                    .map(|&[id, d]| Candidate::new(id, f32::from_bits(d)))
+                    .collect();
+                let out = work.out(i);
+                match graph
+                    .plan_backlink(nb, lc, &new, &params)
+                    .unwrap_or_else(|e| build_error(e))
+                {
+                    None => out[0] = u32::MAX,
+                    Some(list) => {
+                        let n = list.len().min(out.len() - 1);
+                        out[0] = n as u32;
+                        out[1..=n].copy_from_slice(&list[..n]);
+                    }
+                }
+            }
+            _ => break,
+        }
+    }
+}
+
+/// Entry point of each parallel worker (looked up by name by the parallel context).
+///
+/// # Safety
+/// Called by Postgres's ParallelWorkerMain with the segment the leader set up.
+#[no_mangle]
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn ruhnsw_parallel_build_main(
+    _seg: *mut pg_sys::dsm_segment,
+    toc: *mut pg_sys::shm_toc,
+) {
+    // SAFETY: the leader inserted these keys before launching us; the segment stays mapped
+    // until we return.
+    unsafe {
+        let shared = pg_sys::shm_toc_lookup(toc, KEY_SHARED, false) as *mut Shared;
+        let gbase = pg_sys::shm_toc_lookup(toc, KEY_GRAPH, false) as *mut u8;
+        let wbase = pg_sys::shm_toc_lookup(toc, KEY_WORK, false) as *mut u8;
+        let layout = (*shared).layout;
+        let work = Work {
+            base: wbase,
+            l: WorkLayout::new(layout.dim, &(*shared).params),
+        };
+        loop {
+            barrier_wait(shared);
+            if (*shared).phase.load(Ordering::Acquire) == PHASE_DONE {
+                break;
+            }
+            let header = (*shared).header;
+            // Read-only view: the leader does not write the graph during a phase.
+            let graph = MemoryGraph::from_raw_parts(&layout, gbase, &header);
+            run_phase(shared, &work, &graph);
+            barrier_wait(shared);
+        }
+    }
+}
+
+/// A running parallel build: the parallel context and the graph in its segment.
+pub struct Team {
+    pcxt: *mut pg_sys::ParallelContext,
+    shared: *mut Shared,
+    work: Work,
+    /// The graph in the segment; the leader is its only writer.
+    pub graph: MemoryGraph,
+    pub launched: i32,
+    finished: bool,
+}
+
+/// `shm_toc_estimate_chunk` / `_keys` are macros in C.
+fn estimate(pcxt: *mut pg_sys::ParallelContext, bytes: usize, keys: usize) {
+    // SAFETY: the context is live and its estimator is plain data.
+    unsafe {
+        let e = &mut (*pcxt).estimator;
+        let align = pg_sys::ALIGNOF_BUFFER as usize;
+        e.space_for_chunks += (bytes + align - 1) & !(align - 1);
+        e.number_of_keys += keys;
+    }
+}
+
+impl Team {
+    /// Start `nworkers` workers with room for a graph of `capacity` elements and
+    /// `upper_groups` upper-level lists. None when no worker could be launched (then the
+    /// caller builds serially).
+    ///
+    /// # Safety
+    /// Inside ambuild, in a transaction with an active snapshot, not in parallel mode.
+    pub unsafe fn start(layout: SharedLayout, params: HnswParams, nworkers: i32) -> Option<Team> {
+        // SAFETY: the standard parallel-context protocol (access/transam/README.parallel).
+        unsafe {
+            pg_sys::EnterParallelMode();
+            let pcxt = pg_sys::CreateParallelContext(
+                c"ruvec".as_ptr(),
+                c"ruhnsw_parallel_build_main".as_ptr(),
+                nworkers,
+            );
+            let wl = WorkLayout::new(layout.dim, &params);
+            estimate(pcxt, core::mem::size_of::<Shared>(), 1);
+            estimate(pcxt, layout.size(), 1);
+            estimate(pcxt, wl.size, 1);
+            pg_sys::InitializeParallelDSM(pcxt);
+            if (*pcxt).seg.is_null() {
+                // No dynamic shared memory available: Postgres gives a context without workers.
+                pg_sys::DestroyParallelContext(pcxt);
+                pg_sys::ExitParallelMode();
+                return None;
+            }
+            let toc = (*pcxt).toc;
+            let shared =
+                pg_sys::shm_toc_allocate(toc, core::mem::size_of::<Shared>()) as *mut Shared;
+            shared.write(Shared {
+                cv: core::mem::zeroed(),
+                arrived: AtomicU32::new(0),
+                generation: AtomicU32::new(0),
+                participants: AtomicU32::new(u32::MAX),
+                phase: AtomicU32::new(0),
+                next: AtomicU32::new(0),
+                count: AtomicU32::new(0),
+                header: GraphHeader::default(),
+                layout,
+                params,
+            });
+            pg_sys::ConditionVariableInit(&raw mut (*shared).cv);
+            let gbase = pg_sys::shm_toc_allocate(toc, layout.size()) as *mut u8;
+            let wbase = pg_sys::shm_toc_allocate(toc, wl.size) as *mut u8;
+            pg_sys::shm_toc_insert(toc, KEY_SHARED, shared as *mut c_void);
+            pg_sys::shm_toc_insert(toc, KEY_GRAPH, gbase as *mut c_void);
+            pg_sys::shm_toc_insert(toc, KEY_WORK, wbase as *mut c_void);
+            pg_sys::LaunchParallelWorkers(pcxt);
+            let launched = (*pcxt).nworkers_launched;
+            if launched == 0 {
+                pg_sys::WaitForParallelWorkersToFinish(pcxt);
+                pg_sys::DestroyParallelContext(pcxt);
+                pg_sys::ExitParallelMode();
+                return None;
+            }
+            // Raises an ERROR if a worker failed to start, so the barriers below never wait
+            // for someone who will not come.
+            pg_sys::WaitForParallelWorkersToAttach(pcxt);
+            (*shared)
+                .participants
+                .store(launched as u32 + 1, Ordering::Release);
+            let graph = MemoryGraph::from_raw_parts(&layout, gbase, &GraphHeader::default());
+            Some(Team {
+                pcxt,
+                shared,
+                work: Work { base: wbase, l: wl },
+                graph,
+                launched,
+                finished: false,
+            })
+        }
+    }
+
+    /// Run one phase over `count` items with every process, leader included.
+    fn phase(&mut self, phase: u32, count: usize) {
+        // SAFETY: the control block is live; workers wait at the barrier while we publish.
+        unsafe {
+            (*self.shared).header = self.graph.header();
+            (*self.shared).phase.store(phase, Ordering::Release);
+            (*self.shared).next.store(0, Ordering::Release);
+            (*self.shared).count.store(count as u32, Ordering::Release);
+            barrier_wait(self.shared);
+            run_phase(self.shared, &self.work, &self.graph);
+            barrier_wait(self.shared);
+        }
+    }
+
+    /// Insert one batch (`levels.len()` rows) into the shared graph.
+    pub fn insert_batch(&mut self, rows: &[f32], levels: &[Level], params: &HnswParams) {
+        let dims = self.work.l.dims;
+        let n = levels.len();
+        assert!(n <= BATCH_CAP && rows.len() == n * dims);
+        for (i, row) in rows.chunks_exact(dims).enumerate() {
+            // SAFETY: i < BATCH_CAP; workers are waiting at the barrier.
+            unsafe {
+                self.work
+                    .slice::<f32>(self.work.l.rows + i * dims * 4, dims)
+            }
+            .copy_from_slice(row);
+        }
+        self.work.levels()[..n].copy_from_slice(levels);
+        self.phase(PHASE_PLAN, n);
+        let plans: Vec<BatchPlan> = (0..n)
+            .map(|i| decode_plan(self.work.plan_slot(i), levels[i], params))
+            .collect();
+        let backlinks = self
+            .graph
+            .add_planned(rows, levels, plans, params)
+            .unwrap_or_else(|e| build_error(e));
+        // BACKLINK rounds bounded by the item and candidate-pool areas.
+        let mut rest = &backlinks[..];
+        while !rest.is_empty() {
+            let (mut items, mut pooled) = (0, 0);
+            while items < rest.len() && items < ITEM_CAP && pooled + rest[items].1.len() <= POOL_CAP
+            {
+                let ((nb, lc), new) = &rest[items];
+                let pool = self.work.pool();
+                for (j, c) in new.iter().enumerate() {
+                    pool[pooled + j] = [c.id, c.distance.to_bits()];
+                }
+                self.work.item(items).copy_from_slice(&[
+                    *nb,
+                    u32::from(*lc),
+                    pooled as u32,
+                    new.len() as u32,
+                ]);
+                pooled += new.len();
+                items += 1;
+            }
+            assert!(items > 0, "a back-link item larger than the candidate pool");
+            self.phase(PHASE_BACKLINK, items);
+            for (i, ((nb, lc), _)) in rest[..items].iter().enumerate() {
+                let out = self.work.out(i);
+                if out[0] != u32::MAX {
+                    let list = out[1..=out[0] as usize].to_vec();
+                    ruvec_hnsw::GraphWrite::set_neighbors(&mut self.graph, *nb, *lc, &list)
+                        .unwrap_or_else(|e| build_error(e));
+                }
+            }
+            rest = &rest[items..];
+        }
+    }
+
+    /// Tell the workers to exit and wait for them. The graph stays readable until the Team
+    /// is dropped (the segment lives until then).
+    pub fn finish_workers(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        // SAFETY: the control block is live; workers wait at the barrier.
+        unsafe {
+            (*self.shared).phase.store(PHASE_DONE, Ordering::Release);
+            barrier_wait(self.shared);
+            pg_sys::WaitForParallelWorkersToFinish(self.pcxt);
+        }
+    }
+}
+
+impl Drop for Team {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // An ERROR is unwinding: transaction abort destroys the context (terminating the
+            // workers); waiting for them here could block on a barrier.
+            return;
+        }
+        self.finish_workers();
+        // SAFETY: created by Team::start, destroyed once; leaves parallel mode entered there.
+        unsafe {
+            pg_sys::DestroyParallelContext(self.pcxt);
+            pg_sys::ExitParallelMode();
+        }
+    }
+}
