@@ -36,8 +36,11 @@ pub fn insert_value(graph: &mut PageGraph, value: InsertValue, params: &HnswPara
             pg_sys::LockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
             mode = pg_sys::ExclusiveLock;
         }
-        // The store raises errors itself; its error type is uninhabited.
+        // The store raises errors itself; its error type is uninhabited. Element reads are
+        // cached only while the update lock is held (see cache_elements).
+        graph.cache_elements(true);
         let _ = ruvec_hnsw::insert(graph, &value, level, params);
+        graph.cache_elements(false);
         pg_sys::UnlockPage(rel, UPDATE_LOCK, mode as pg_sys::LOCKMODE);
     }
 }
