@@ -47,7 +47,7 @@ pub use insert::{insert, InsertOutcome};
 pub use level::{random_level, RandomSource, SplitMix64};
 pub use memory::{
     batch_size, Backlinks, BatchPlan, ElementType, GraphHeader, MemoryError, MemoryGraph,
-    MemoryQuery, Metric, SharedLayout, VectorRef, SERIAL_PREFIX,
+    MemoryQuery, Metric, SharedLayout, Slot, VectorRef, SERIAL_PREFIX,
 };
 pub use reconnect::{reachable, reconnect_unreachable, ReconnectStats};
 pub use scan::{Scan, ScanMode, ScanParams, ScanStats};

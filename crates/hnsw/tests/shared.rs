@@ -25,7 +25,7 @@ fn build_in_batches(g: &mut MemoryGraph, rows: &[f32], levels: &[u8], params: &H
         let batch = &rows[done * dim..end * dim];
         if end - done == 1 || g.entry().is_none() {
             for (row, &l) in batch.chunks_exact(dim).zip(&levels[done..end]) {
-                ruvec_hnsw::insert(g, row, l, params).unwrap();
+                g.insert_row(row, l, params).unwrap();
             }
         } else {
             let plans = batch
@@ -42,7 +42,7 @@ fn build_in_batches(g: &mut MemoryGraph, rows: &[f32], levels: &[u8], params: &H
                 .collect();
             for (((nb, lc), _), list) in work.iter().zip(lists) {
                 if let Some(list) = list {
-                    ruvec_hnsw::GraphWrite::set_neighbors(g, *nb, *lc, &list).unwrap();
+                    g.write_list(*nb, *lc, &list).unwrap();
                 }
             }
         }
@@ -107,10 +107,10 @@ fn shared_region_is_fixed_size() {
         MemoryGraph::from_raw_parts(&layout, region.as_mut_ptr() as *mut u8, &Default::default())
     };
     for i in 0..3 {
-        ruvec_hnsw::insert(&mut g, &[i as f32; 4], 0, &params).unwrap();
+        g.insert_row(&[i as f32; 4], 0, &params).unwrap();
     }
     assert!(matches!(
-        ruvec_hnsw::insert(&mut g, &[9.0; 4], 0, &params),
+        g.insert_row(&[9.0; 4], 0, &params),
         Err(MemoryError::Full)
     ));
     assert_eq!(g.len(), 3);

@@ -234,7 +234,9 @@ impl BuildState {
         };
         let Some(mut team) = team else {
             for (i, (row, &level)) in pending.chunks_exact(dims).zip(&levels).enumerate() {
-                ruvec_hnsw::insert(graph, row, level, &params).unwrap_or_else(|e| graph_error(e));
+                graph
+                    .insert_row(row, level, &params)
+                    .unwrap_or_else(|e| graph_error(e));
                 if i % 256 == 255 {
                     progress(i + 1);
                 }
@@ -248,7 +250,8 @@ impl BuildState {
             let rows = &pending[done * dims..end * dims];
             if end - done == 1 || team.graph.entry().is_none() {
                 for (row, &level) in rows.chunks_exact(dims).zip(&levels[done..end]) {
-                    ruvec_hnsw::insert(&mut team.graph, row, level, &params)
+                    team.graph
+                        .insert_row(row, level, &params)
                         .unwrap_or_else(|e| graph_error(e));
                 }
             } else {

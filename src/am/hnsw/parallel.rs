@@ -85,7 +85,7 @@ impl WorkLayout {
         let plan_words: usize = (0..=params.level_cap())
             .map(|l| 1 + 2 * params.max_neighbors(l))
             .sum();
-        let out_words = 1 + params.max_neighbors(0);
+        let out_words = 1 + 3 * params.max_neighbors(0);
         let mut at = 0usize;
         let mut take = |bytes: usize| {
             let start = (at + 7) & !7;
@@ -149,7 +149,8 @@ impl Work {
         unsafe { self.slice::<[u32; 2]>(self.l.pool, POOL_CAP) }
     }
     fn out(&self, i: usize) -> &mut [u32] {
-        // SAFETY: i < ITEM_CAP; [len or u32::MAX for "unchanged", ids...].
+        // SAFETY: i < ITEM_CAP; [len or u32::MAX for "unchanged", (id, distance bits,
+        // verdict) per slot...].
         unsafe { self.slice::<u32>(self.l.outs + i * self.l.out_words * 4, self.l.out_words) }
     }
 }
@@ -257,9 +258,15 @@ unsafe fn run_phase(shared: *mut Shared, work: &Work, graph: &MemoryGraph) {
                 {
                     None => out[0] = u32::MAX,
                     Some(list) => {
-                        let n = list.len().min(out.len() - 1);
+                        let n = list.len().min((out.len() - 1) / 3);
                         out[0] = n as u32;
-                        out[1..=n].copy_from_slice(&list[..n]);
+                        for (j, &(id, d, flag)) in list.iter().take(n).enumerate() {
+                            out[1 + 3 * j..4 + 3 * j].copy_from_slice(&[
+                                id,
+                                d.to_bits(),
+                                u32::from(flag),
+                            ]);
+                        }
                     }
                 }
             }
@@ -460,8 +467,12 @@ impl Team {
             for (i, ((nb, lc), _)) in rest[..items].iter().enumerate() {
                 let out = self.work.out(i);
                 if out[0] != u32::MAX {
-                    let list = out[1..=out[0] as usize].to_vec();
-                    ruvec_hnsw::GraphWrite::set_neighbors(&mut self.graph, *nb, *lc, &list)
+                    let list: Vec<ruvec_hnsw::Slot> = out[1..1 + 3 * out[0] as usize]
+                        .chunks_exact(3)
+                        .map(|c| (c[0], f32::from_bits(c[1]), c[2] as u8))
+                        .collect();
+                    self.graph
+                        .write_list(*nb, *lc, &list)
                         .unwrap_or_else(|e| build_error(e));
                 }
             }

@@ -7,14 +7,21 @@
 //! never reused), so a caller can map ids to its own rows.
 
 mod arr;
+mod lists;
 mod parallel;
 mod shared;
 mod store_impl;
 
+pub use lists::Slot;
 pub use parallel::{batch_size, Backlinks, BatchPlan, SERIAL_PREFIX};
 pub use shared::{GraphHeader, SharedLayout};
 
 use arr::Arr;
+
+/// Neighbour-slot verdicts of the selection heuristic (cached per slot).
+pub(crate) const SLOT_UNKNOWN: u8 = 0;
+pub(crate) const SLOT_PRUNED: u8 = 1;
+pub(crate) const SLOT_CLOSER: u8 = 2;
 
 use crate::store::EntryPoint;
 use crate::{Candidate, HnswParams, InsertOutcome, Level, RandomSource, RepairStats, MAX_LEVEL};
@@ -136,11 +143,18 @@ pub struct MemoryGraph {
     /// Level-0 lists: `2 * m` slots per element.
     l0: Arr<u32>,
     l0_len: Arr<u16>,
+    /// Per neighbour slot: its distance to the list's owner, and the neighbour heuristic's
+    /// cached verdict for it (see `SLOT_*`), so a back-link into a full list re-examines only
+    /// what the new candidate can change (pgvector's "closer" caching).
+    l0_dist: Arr<f32>,
+    l0_flag: Arr<u8>,
     /// First upper-level group of each element (group `g` = slots
     /// `g * m .. (g + 1) * m`); an element of level `L` owns `L` groups.
     upper_start: Arr<u32>,
     upper: Arr<u32>,
     upper_len: Arr<u16>,
+    upper_dist: Arr<f32>,
+    upper_flag: Arr<u8>,
     entry: Option<EntryPoint<u32>>,
 }
 
@@ -160,9 +174,13 @@ impl MemoryGraph {
             deleted_count: 0,
             l0: Arr::default(),
             l0_len: Arr::default(),
+            l0_dist: Arr::default(),
+            l0_flag: Arr::default(),
             upper_start: Arr::default(),
             upper: Arr::default(),
             upper_len: Arr::default(),
+            upper_dist: Arr::default(),
+            upper_flag: Arr::default(),
             entry: None,
         }
     }
@@ -204,6 +222,8 @@ impl MemoryGraph {
         self.deleted.reserve(additional);
         self.l0.reserve(additional * 2 * self.m);
         self.l0_len.reserve(additional);
+        self.l0_dist.reserve(additional * 2 * self.m);
+        self.l0_flag.reserve(additional * 2 * self.m);
         self.upper_start.reserve(additional);
     }
 
@@ -348,12 +368,17 @@ impl MemoryGraph {
         self.deleted.push(false);
         self.l0.resize(self.l0.len() + 2 * self.m, u32::MAX);
         self.l0_len.push(0);
+        self.l0_dist.resize(self.l0_dist.len() + 2 * self.m, 0.0);
+        self.l0_flag
+            .resize(self.l0_flag.len() + 2 * self.m, SLOT_UNKNOWN);
         let groups = self.upper_len.len();
         self.upper_start
             .push(u32::try_from(groups).map_err(|_| MemoryError::Full)?);
         self.upper
             .resize(self.upper.len() + usize::from(level) * self.m, u32::MAX);
         self.upper_len.resize(groups + usize::from(level), 0);
+        self.upper_dist.resize(self.upper.len(), 0.0);
+        self.upper_flag.resize(self.upper.len(), SLOT_UNKNOWN);
         Ok(id)
     }
 
@@ -369,6 +394,10 @@ impl MemoryGraph {
             && self.deleted.has_room(1)
             && self.l0.has_room(2 * self.m)
             && self.l0_len.has_room(1)
+            && self.l0_dist.has_room(2 * self.m)
+            && self.l0_flag.has_room(2 * self.m)
+            && self.upper_dist.has_room(up * self.m)
+            && self.upper_flag.has_room(up * self.m)
             && self.upper_start.has_room(1)
             && self.upper.has_room(up * self.m)
             && self.upper_len.has_room(up)

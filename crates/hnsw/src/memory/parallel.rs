@@ -12,10 +12,10 @@
 
 use rayon::prelude::*;
 
-use super::{MemoryError, MemoryGraph};
+use super::lists::Slot;
+use super::{MemoryError, MemoryGraph, SLOT_UNKNOWN};
 use crate::insert::find_neighbors;
 use crate::search::Target;
-use crate::select::select_with;
 use crate::store::{EntryPoint, GraphRead, GraphWrite};
 use crate::{Candidate, HnswParams, Level, RandomSource, Ticker};
 
@@ -70,7 +70,7 @@ impl MemoryGraph {
                 .collect();
             if end - done == 1 || self.entry().is_none() {
                 for (row, &level) in rows[done * dim..end * dim].chunks_exact(dim).zip(&levels) {
-                    crate::insert(self, row, level, params)?;
+                    self.insert_row(row, level, params)?;
                 }
             } else {
                 self.link_batch(&rows[done * dim..end * dim], &levels, params, pool)?;
@@ -99,17 +99,40 @@ impl MemoryGraph {
         let plans = plans.into_iter().collect::<Result<Vec<_>, _>>()?;
         let work = self.add_planned(rows, levels, plans, params)?;
         let snapshot: &MemoryGraph = self;
-        let updates: Vec<Result<Option<Vec<u32>>, MemoryError>> = pool.install(|| {
+        let updates: Vec<Result<Option<Vec<Slot>>, MemoryError>> = pool.install(|| {
             work.par_iter()
                 .map(|((nb, lc), new)| snapshot.plan_backlink(*nb, *lc, new, params))
                 .collect()
         });
         for (((nb, lc), _), u) in work.iter().zip(updates) {
             if let Some(list) = u? {
-                self.set_neighbors(*nb, *lc, &list)?;
+                self.write_list(*nb, *lc, &list)?;
             }
         }
         Ok(())
+    }
+
+    /// One element through the batch steps (a batch of one): what a serial build does, with
+    /// the cached-verdict back-links of [`plan_backlink`](Self::plan_backlink).
+    pub fn insert_row(
+        &mut self,
+        row: &[f32],
+        level: Level,
+        params: &HnswParams,
+    ) -> Result<u32, MemoryError> {
+        if self.entry().is_none() {
+            return match crate::insert(self, row, level, params)? {
+                crate::InsertOutcome::Inserted(id) | crate::InsertOutcome::Merged(id) => Ok(id),
+            };
+        }
+        let plan = self.plan_insert(row, level, params)?;
+        let work = self.add_planned(row, &[level], vec![plan], params)?;
+        for ((nb, lc), new) in &work {
+            if let Some(list) = self.plan_backlink(*nb, *lc, new, params)? {
+                self.write_list(*nb, *lc, &list)?;
+            }
+        }
+        Ok(self.len() as u32 - 1)
     }
 
     /// Batch step 1 (read-only, parallel): the neighbour lists `row` would get at `level`,
@@ -156,11 +179,18 @@ impl MemoryGraph {
             std::collections::HashMap::new();
         for ((row, &level), plan) in rows.chunks_exact(dim).zip(levels).zip(plans) {
             let level = level.min(params.level_cap());
-            let ids: Vec<Vec<u32>> = plan
-                .iter()
-                .map(|l| l.iter().map(|&(id, _)| id).collect())
-                .collect();
-            let id = self.add_element(row, level, &ids)?;
+            if plan.len() > usize::from(level) + 1 {
+                return Err(MemoryError::TooManyNeighbors {
+                    level,
+                    len: plan.len(),
+                    max: usize::from(level) + 1,
+                });
+            }
+            let id = self.push_element(row, level)?;
+            for (lc, list) in plan.iter().enumerate() {
+                let slots: Vec<Slot> = list.iter().map(|&(nb, d)| (nb, d, SLOT_UNKNOWN)).collect();
+                self.write_list(id, lc as Level, &slots)?;
+            }
             let current = self.entry_point()?.map(|e| e.level).unwrap_or(0);
             if level > current {
                 self.set_entry_point(Some(EntryPoint { id, level }))?;
@@ -178,36 +208,5 @@ impl MemoryGraph {
         // Deterministic order (HashMap order is not), so every run builds the same graph.
         work.sort_unstable_by_key(|&((nb, lc), _)| (nb, lc));
         Ok(work)
-    }
-
-    /// Batch step 3 (read-only, parallel): the new list of `nb` at level `lc` chosen from its
-    /// current list plus the `new` candidates; `None` when nothing changes. Different
-    /// neighbours are independent; step 4 writes the lists with `set_neighbors`.
-    pub fn plan_backlink(
-        &self,
-        nb: u32,
-        lc: Level,
-        new: &[Candidate<u32>],
-        params: &HnswParams,
-    ) -> Result<Option<Vec<u32>>, MemoryError> {
-        let mut store = self;
-        let mut ticker = Ticker::default();
-        let lm = params.max_neighbors(lc);
-        let mut cur = Vec::new();
-        store.neighbors(nb, lc, &mut cur)?;
-        let mut cands = Vec::with_capacity(cur.len() + new.len());
-        for &c in &cur {
-            cands.push(Candidate::new(c, store.distance_between(nb, c)?));
-        }
-        cands.extend(new.iter().copied().filter(|c| !cur.contains(&c.id)));
-        if cands.len() == cur.len() {
-            return Ok(None);
-        }
-        let chosen = if cands.len() <= lm {
-            cands
-        } else {
-            select_with(&mut store, cands, lm, &mut ticker)?
-        };
-        Ok(Some(chosen.into_iter().map(|c| c.id).collect()))
     }
 }

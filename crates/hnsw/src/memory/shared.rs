@@ -47,6 +47,10 @@ pub struct SharedLayout {
     upper_start: usize,
     upper: usize,
     upper_len: usize,
+    l0_dist: usize,
+    l0_flag: usize,
+    upper_dist: usize,
+    upper_flag: usize,
     size: usize,
 }
 
@@ -80,6 +84,10 @@ impl SharedLayout {
         let upper_start = take(capacity.checked_mul(4))?;
         let upper = take(upper_groups.checked_mul(m)?.checked_mul(4))?;
         let upper_len = take(upper_groups.checked_mul(2))?;
+        let l0_dist = take(capacity.checked_mul(2 * m)?.checked_mul(4))?;
+        let l0_flag = take(capacity.checked_mul(2 * m))?;
+        let upper_dist = take(upper_groups.checked_mul(m)?.checked_mul(4))?;
+        let upper_flag = take(upper_groups.checked_mul(m))?;
         let size = at.checked_add(7)? & !7;
         Some(SharedLayout {
             dim,
@@ -96,6 +104,10 @@ impl SharedLayout {
             upper_start,
             upper,
             upper_len,
+            l0_dist,
+            l0_flag,
+            upper_dist,
+            upper_flag,
             size,
         })
     }
@@ -164,6 +176,18 @@ impl MemoryGraph {
             upper_start: arr::<u32>(fixed(layout.upper_start, len, cap)),
             upper: arr::<u32>(fixed(layout.upper, groups * m, layout.upper_groups * m)),
             upper_len: arr::<u16>(fixed(layout.upper_len, groups, layout.upper_groups)),
+            l0_dist: arr::<f32>(fixed(layout.l0_dist, len * 2 * m, cap * 2 * m)),
+            l0_flag: arr::<u8>(fixed(layout.l0_flag, len * 2 * m, cap * 2 * m)),
+            upper_dist: arr::<f32>(fixed(
+                layout.upper_dist,
+                groups * m,
+                layout.upper_groups * m,
+            )),
+            upper_flag: arr::<u8>(fixed(
+                layout.upper_flag,
+                groups * m,
+                layout.upper_groups * m,
+            )),
             entry: (header.has_entry != 0).then_some(EntryPoint {
                 id: header.entry_id,
                 level: header.entry_level,

@@ -207,38 +207,12 @@ impl GraphWrite for MemoryGraph {
                 max: 0,
             });
         }
+        let mut entries = Vec::with_capacity(neighbors.len());
         for &n in neighbors {
             self.index(n)?;
+            entries.push((n, self.r_distance_between(id, n)?, super::SLOT_UNKNOWN));
         }
-        let (slots, len) = if level == 0 {
-            let cap = 2 * self.m;
-            if neighbors.len() > cap {
-                return Err(MemoryError::TooManyNeighbors {
-                    level,
-                    len: neighbors.len(),
-                    max: cap,
-                });
-            }
-            (&mut self.l0[i * cap..(i + 1) * cap], &mut self.l0_len[i])
-        } else {
-            let cap = self.m;
-            if neighbors.len() > cap {
-                return Err(MemoryError::TooManyNeighbors {
-                    level,
-                    len: neighbors.len(),
-                    max: cap,
-                });
-            }
-            let g = self.upper_start[i] as usize + usize::from(level) - 1;
-            (
-                &mut self.upper[g * cap..(g + 1) * cap],
-                &mut self.upper_len[g],
-            )
-        };
-        slots[..neighbors.len()].copy_from_slice(neighbors);
-        slots[neighbors.len()..].fill(u32::MAX);
-        *len = neighbors.len() as u16;
-        Ok(())
+        self.write_list(id, level, &entries)
     }
 
     fn set_entry_point(&mut self, entry: Option<EntryPoint<u32>>) -> Result<(), MemoryError> {

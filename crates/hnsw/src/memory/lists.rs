@@ -1,0 +1,227 @@
+//! Neighbour lists with their distances and cached heuristic verdicts, and the incremental
+//! back-link update that uses them.
+//!
+//! Each slot keeps the neighbour's distance to the list's owner and whether the selection
+//! heuristic found it *closer* (nearer to the owner than to every nearer selected neighbour)
+//! or *pruned* when the list was last selected. Adding a back-link to a full list then needs
+//! no distance to the owner at all, and the heuristic only re-checks what the new candidate
+//! can change: the new candidate against the selected ones, and — only once something changed
+//! — the others against what was added. A list with any unknown slot (written through the
+//! generic `set_neighbors`, or appended to while it had room) is selected in full once.
+//! pgvector caches its "closer" flags the same way.
+
+use super::{MemoryError, MemoryGraph, SLOT_CLOSER, SLOT_PRUNED, SLOT_UNKNOWN};
+use crate::store::GraphRead;
+use crate::{Candidate, HnswParams, Level};
+
+/// A list slot: neighbour id, its distance to the owner, heuristic verdict.
+pub type Slot = (u32, f32, u8);
+
+impl MemoryGraph {
+    /// Slot range of `id`'s list at `level` in the level-0 or upper arrays, and its length.
+    fn list_at(&self, i: usize, level: Level) -> (bool, usize, usize, usize) {
+        if level == 0 {
+            let cap = 2 * self.m;
+            (true, i * cap, cap, usize::from(self.l0_len[i]).min(cap))
+        } else {
+            let g = self.upper_start[i] as usize + usize::from(level) - 1;
+            (
+                false,
+                g * self.m,
+                self.m,
+                usize::from(self.upper_len[g]).min(self.m),
+            )
+        }
+    }
+
+    /// The slots of `id`'s list at `level` (empty above its level).
+    pub fn list_slots(&self, id: u32, level: Level) -> Result<Vec<Slot>, MemoryError> {
+        let i = id as usize;
+        let top = *self
+            .levels
+            .get(i)
+            .ok_or(MemoryError::UnknownId(u64::from(id)))?;
+        if level > top {
+            return Ok(Vec::new());
+        }
+        let (zero, start, _, len) = self.list_at(i, level);
+        let (ids, dist, flag) = if zero {
+            (&self.l0[..], &self.l0_dist[..], &self.l0_flag[..])
+        } else {
+            (&self.upper[..], &self.upper_dist[..], &self.upper_flag[..])
+        };
+        Ok((start..start + len)
+            .map(|k| (ids[k], dist[k], flag[k]))
+            .collect())
+    }
+
+    /// Overwrite `id`'s list at `level` (ids must exist; at most the level's capacity).
+    pub fn write_list(
+        &mut self,
+        id: u32,
+        level: Level,
+        entries: &[Slot],
+    ) -> Result<(), MemoryError> {
+        let i = id as usize;
+        let top = *self
+            .levels
+            .get(i)
+            .ok_or(MemoryError::UnknownId(u64::from(id)))?;
+        if level > top {
+            return Err(MemoryError::TooManyNeighbors {
+                level,
+                len: entries.len(),
+                max: 0,
+            });
+        }
+        let (zero, start, cap, _) = self.list_at(i, level);
+        if entries.len() > cap {
+            return Err(MemoryError::TooManyNeighbors {
+                level,
+                len: entries.len(),
+                max: cap,
+            });
+        }
+        let n = entries.len();
+        let (ids, dist, flag) = if zero {
+            (
+                &mut self.l0[..],
+                &mut self.l0_dist[..],
+                &mut self.l0_flag[..],
+            )
+        } else {
+            (
+                &mut self.upper[..],
+                &mut self.upper_dist[..],
+                &mut self.upper_flag[..],
+            )
+        };
+        for (k, &(nb, d, f)) in entries.iter().enumerate() {
+            ids[start + k] = nb;
+            dist[start + k] = d;
+            flag[start + k] = f;
+        }
+        ids[start + n..start + cap].fill(u32::MAX);
+        flag[start + n..start + cap].fill(SLOT_UNKNOWN);
+        if zero {
+            self.l0_len[i] = n as u16;
+        } else {
+            let g = self.upper_start[i] as usize + usize::from(level) - 1;
+            self.upper_len[g] = n as u16;
+        }
+        Ok(())
+    }
+
+    /// True when `e` (at distance `de` from the owner) is nearer to the owner than to every
+    /// element of `selected`.
+    fn is_closer(&self, e: u32, de: f32, selected: &[u32]) -> Result<bool, MemoryError> {
+        let mut me = self;
+        for &s in selected {
+            let d = me.distance_between(e, s)?;
+            // `<=` (and NaN) means "not closer", as in select_with.
+            if d.partial_cmp(&de) != Some(std::cmp::Ordering::Greater) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Batch step 3 (read-only, parallel): `nb`'s list at level `lc` after offering it the
+    /// `new` candidates (in order); `None` when nothing changes. Different neighbours are
+    /// independent; step 4 writes the lists with [`write_list`](Self::write_list).
+    pub fn plan_backlink(
+        &self,
+        nb: u32,
+        lc: Level,
+        new: &[Candidate<u32>],
+        params: &HnswParams,
+    ) -> Result<Option<Vec<Slot>>, MemoryError> {
+        let lm = params.max_neighbors(lc);
+        let mut list = self.list_slots(nb, lc)?;
+        let mut changed = false;
+        for c in new {
+            if c.id == nb || list.iter().any(|s| s.0 == c.id) {
+                continue;
+            }
+            if list.len() < lm {
+                list.push((c.id, c.distance, SLOT_UNKNOWN));
+            } else {
+                self.offer_full(&mut list, (c.id, c.distance, SLOT_UNKNOWN), lm)?;
+            }
+            changed = true;
+        }
+        Ok(changed.then_some(list))
+    }
+
+    /// Offer `cand` to the full list `list` (`lm` slots): run the selection heuristic over the
+    /// list plus the candidate, reusing cached verdicts, and replace the one element that
+    /// falls out (possibly the candidate itself) keeping the other slots in place.
+    fn offer_full(&self, list: &mut Vec<Slot>, cand: Slot, lm: usize) -> Result<(), MemoryError> {
+        let known = list.iter().all(|s| s.2 != SLOT_UNKNOWN);
+        let mut w: Vec<Slot> = list.clone();
+        w.push(cand);
+        let new_at = w.len() - 1;
+        let mut order: Vec<usize> = (0..w.len()).collect();
+        order.sort_unstable_by(|&a, &b| w[a].1.total_cmp(&w[b].1).then(w[a].0.cmp(&w[b].0)));
+        let mut selected: Vec<u32> = Vec::with_capacity(lm);
+        let mut added: Vec<u32> = Vec::new();
+        let mut removed_any = false;
+        let mut keep: Vec<usize> = Vec::with_capacity(lm);
+        let mut pruned: Vec<usize> = Vec::new();
+        for &k in &order {
+            if selected.len() >= lm {
+                break;
+            }
+            let (id, d, flag) = w[k];
+            let closer = if !known {
+                self.is_closer(id, d, &selected)?
+            } else if !added.is_empty() {
+                if flag == SLOT_CLOSER {
+                    // Was closer among the old selection: only what was added can change that.
+                    let c = self.is_closer(id, d, &added)?;
+                    removed_any |= !c;
+                    c
+                } else if removed_any {
+                    // Something selected before is gone: this one may qualify now.
+                    let c = self.is_closer(id, d, &selected)?;
+                    if c {
+                        added.push(id);
+                    }
+                    c
+                } else {
+                    false
+                }
+            } else if k == new_at {
+                let c = self.is_closer(id, d, &selected)?;
+                if c {
+                    added.push(id);
+                }
+                c
+            } else {
+                flag == SLOT_CLOSER
+            };
+            w[k].2 = if closer { SLOT_CLOSER } else { SLOT_PRUNED };
+            if closer {
+                selected.push(id);
+                keep.push(k);
+            } else {
+                pruned.push(k);
+            }
+        }
+        // Fill with pruned ones, nearest first; exactly one of the lm + 1 falls out.
+        for &k in &pruned {
+            if keep.len() >= lm {
+                break;
+            }
+            keep.push(k);
+        }
+        let dropped = (0..w.len()).find(|k| !keep.contains(k)).unwrap_or(new_at);
+        // The candidate takes the dropped element's slot; every slot gets its new verdict.
+        let mut out = Vec::with_capacity(lm);
+        for (k, s) in w.iter().enumerate().take(new_at) {
+            out.push(if k == dropped { w[new_at] } else { *s });
+        }
+        *list = out;
+        Ok(())
+    }
+}
