@@ -173,13 +173,11 @@ struct BuildState {
 impl BuildState {
     fn bytes_per_element(&self) -> usize {
         let vb = self.spec.kind.vector_bytes(self.spec.dims);
-        // our copy + the pending f32 row + the graph's copy (f32 or f16) + level-0 list + upper
-        // lists on average + tid
-        vb * 2
-            + 4 * self.spec.dims
-            + 2 * self.spec.m as usize * 4
-            + self.spec.m as usize * 4 / 2
-            + 32
+        let m = self.spec.m as usize;
+        // our copy + the pending f32 row + the graph's copy (f32 or f16); level-0 list (2m
+        // slots) and upper lists (m slots per level, 1/2 level on average for m >= 2), each
+        // slot an id, a distance and a verdict byte; level, flags, list lengths, heap TID.
+        vb * 2 + 4 * self.spec.dims + (2 * m + m / 2) * 9 + 32
     }
 
     /// Insert the pending rows into the in-memory graph: with Postgres parallel workers when
