@@ -1,0 +1,150 @@
+//! Binary codes with a learned centre and a random orthogonal rotation (after RaBitQ).
+//!
+//! Plain sign bits fail on data that is non-negative in every dimension (SIFT): every vector
+//! gets the same code. Subtracting the sample mean centres the data; a random rotation then
+//! spreads each vector's energy evenly over the dimensions so that the signs carry about the
+//! same information everywhere. A code is `d` sign bits of `y = R (v - c)` plus two floats:
+//! `‖v - c‖` and `⟨b̄, ŷ⟩` where `b̄ = sign(y)/√d` and `ŷ = y/‖y‖`. For a query the inner product
+//! `⟨ŷ, x⟩` with any rotated vector `x` is estimated as `⟨b̄, x⟩ / ⟨b̄, ŷ⟩` (RaBitQ's estimator),
+//! and distances follow from it.
+
+use crate::{check_sample, check_vector, dot, Metric, QuantError, SplitMix64};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rbq {
+    dims: usize,
+    centre: Vec<f32>,
+    /// Row-major `dims × dims` orthogonal matrix.
+    rotation: Vec<f32>,
+}
+
+/// A prepared query: rotated (and, for L2, centred) vector and its norm, plus `⟨c, q⟩` for
+/// inner product.
+#[derive(Clone, Debug)]
+pub struct RbqQuery {
+    metric: Metric,
+    rotated: Vec<f32>,
+    norm: f32,
+    centre_dot: f32,
+}
+
+impl Rbq {
+    /// Learn the centre from `sample` and draw the rotation from `seed`.
+    pub fn train(sample: &[f32], dims: usize, seed: u64) -> Result<Rbq, QuantError> {
+        let n = check_sample(sample, dims)?;
+        let mut centre = vec![0f64; dims];
+        for row in sample.chunks_exact(dims) {
+            for (c, &x) in centre.iter_mut().zip(row) {
+                *c += f64::from(x);
+            }
+        }
+        let centre = centre.iter().map(|&c| (c / n as f64) as f32).collect();
+        Ok(Rbq {
+            dims,
+            centre,
+            rotation: random_rotation(dims, seed),
+        })
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Bytes per code: the sign bits plus two f32 factors.
+    pub fn code_bytes(&self) -> usize {
+        self.dims.div_ceil(8) + 8
+    }
+
+    fn rotate(&self, v: &[f32]) -> Vec<f32> {
+        self.rotation
+            .chunks_exact(self.dims)
+            .map(|r| dot(r, v))
+            .collect()
+    }
+
+    pub fn encode(&self, v: &[f32]) -> Result<Vec<u8>, QuantError> {
+        check_vector(v, self.dims)?;
+        let centred: Vec<f32> = v.iter().zip(&self.centre).map(|(x, c)| x - c).collect();
+        let y = self.rotate(&centred);
+        let norm = dot(&y, &y).sqrt();
+        let l1: f32 = y.iter().map(|x| x.abs()).sum();
+        // ⟨b̄, ŷ⟩ = ‖y‖₁ / (√d ‖y‖); 1 for a vector at the centre (any value works there).
+        let factor = if norm > 0.0 {
+            l1 / ((self.dims as f32).sqrt() * norm)
+        } else {
+            1.0
+        };
+        let mut out = vec![0u8; self.code_bytes()];
+        for (i, &x) in y.iter().enumerate() {
+            if x > 0.0 {
+                out[i / 8] |= 1 << (i % 8);
+            }
+        }
+        let at = self.dims.div_ceil(8);
+        out[at..at + 4].copy_from_slice(&norm.to_le_bytes());
+        out[at + 4..at + 8].copy_from_slice(&factor.to_le_bytes());
+        Ok(out)
+    }
+
+    pub fn query(&self, metric: Metric, q: &[f32]) -> Result<RbqQuery, QuantError> {
+        check_vector(q, self.dims)?;
+        let (rotated, centre_dot) = match metric {
+            Metric::L2 => {
+                let centred: Vec<f32> = q.iter().zip(&self.centre).map(|(x, c)| x - c).collect();
+                (self.rotate(&centred), 0.0)
+            }
+            Metric::InnerProduct => (self.rotate(q), dot(&self.centre, q)),
+        };
+        let norm = dot(&rotated, &rotated).sqrt();
+        Ok(RbqQuery {
+            metric,
+            rotated,
+            norm,
+            centre_dot,
+        })
+    }
+
+    /// Estimated distance from the query to the vector coded `code`.
+    pub fn distance(&self, q: &RbqQuery, code: &[u8]) -> f32 {
+        let at = self.dims.div_ceil(8);
+        let norm = f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
+        let factor = f32::from_le_bytes(code[at + 4..at + 8].try_into().expect("4 bytes"));
+        // ⟨b̄, x⟩ for the rotated query x: signed sum over the bits, / √d.
+        let mut s = 0.0f32;
+        for (i, &x) in q.rotated.iter().enumerate() {
+            if code[i / 8] >> (i % 8) & 1 == 1 {
+                s += x;
+            } else {
+                s -= x;
+            }
+        }
+        let est = s / (self.dims as f32).sqrt() / factor; // ≈ ⟨ŷ, x⟩
+        match q.metric {
+            // ‖o − q‖² = ‖o−c‖² + ‖q−c‖² − 2 ‖o−c‖ ⟨ŷ, R(q−c)⟩
+            Metric::L2 => norm * norm + q.norm * q.norm - 2.0 * norm * est,
+            // ⟨o, q⟩ = ‖o−c‖ ⟨ŷ, R q⟩ + ⟨c, q⟩
+            Metric::InnerProduct => -(norm * est + q.centre_dot),
+        }
+    }
+}
+
+/// A random orthogonal matrix: Gaussian entries, orthonormalised row by row (modified
+/// Gram–Schmidt in f64), deterministic for `seed`.
+fn random_rotation(d: usize, seed: u64) -> Vec<f32> {
+    let mut rng = SplitMix64::new(seed);
+    let mut rows: Vec<Vec<f64>> = Vec::with_capacity(d);
+    while rows.len() < d {
+        let mut v: Vec<f64> = (0..d).map(|_| rng.normal()).collect();
+        for r in &rows {
+            let p: f64 = v.iter().zip(r).map(|(a, b)| a * b).sum();
+            for (x, y) in v.iter_mut().zip(r) {
+                *x -= p * y;
+            }
+        }
+        let n: f64 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if n > 1e-6 {
+            rows.push(v.into_iter().map(|x| x / n).collect());
+        }
+    }
+    rows.into_iter().flatten().map(|x| x as f32).collect()
+}

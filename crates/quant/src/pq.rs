@@ -1,0 +1,238 @@
+//! Product quantization: a vector is cut into `m` subvectors (as even as the dimension allows),
+//! each replaced by the index of its nearest centroid among 256 (8-bit codes) or 16 (4-bit
+//! codes, two per byte, low nibble first). A query builds one table per subvector with its
+//! distance to every centroid; a code's distance is then `m` table lookups and adds
+//! (asymmetric distance computation, ADC). With 16 centroids a table is 16 entries: the shape
+//! fast-scan kernels keep in one SIMD register (the quantized u8 tables of
+//! [`PqTable::quantized`]).
+
+use rayon::prelude::*;
+
+use crate::kmeans::{kmeans, nearest_centroid};
+use crate::{check_sample, check_vector, dot, l2sq, Metric, QuantError};
+
+/// Bits per subvector code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PqBits {
+    Eight,
+    Four,
+}
+
+impl PqBits {
+    pub fn centroids(self) -> usize {
+        match self {
+            PqBits::Eight => 256,
+            PqBits::Four => 16,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pq {
+    dims: usize,
+    bits: PqBits,
+    /// Start of each subvector (m + 1 entries, last = dims).
+    bounds: Vec<usize>,
+    /// Per subvector j: `ksub` centroids of its width, concatenated.
+    codebooks: Vec<Vec<f32>>,
+}
+
+/// A query's lookup tables: `m × ksub` distances (partial sums of the metric).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PqTable {
+    ksub: usize,
+    bits: PqBits,
+    metric: Metric,
+    values: Vec<f32>,
+}
+
+impl Pq {
+    /// Train `m` codebooks with k-means on `sample` (`iters` Lloyd iterations each).
+    pub fn train(
+        sample: &[f32],
+        dims: usize,
+        m: usize,
+        bits: PqBits,
+        iters: usize,
+        seed: u64,
+    ) -> Result<Pq, QuantError> {
+        check_sample(sample, dims)?;
+        if m == 0 || m > dims {
+            return Err(QuantError::BadParameters(
+                "the number of subvectors must be between 1 and the dimensions",
+            ));
+        }
+        let bounds: Vec<usize> = (0..=m).map(|j| j * dims / m).collect();
+        let codebooks = (0..m)
+            .into_par_iter()
+            .map(|j| {
+                let (a, b) = (bounds[j], bounds[j + 1]);
+                let sub: Vec<f32> = sample
+                    .chunks_exact(dims)
+                    .flat_map(|r| r[a..b].iter().copied())
+                    .collect();
+                kmeans(
+                    &sub,
+                    b - a,
+                    bits.centroids(),
+                    iters,
+                    seed ^ (j as u64).wrapping_mul(0x9E37_79B9),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pq {
+            dims,
+            bits,
+            bounds,
+            codebooks,
+        })
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    pub fn subvectors(&self) -> usize {
+        self.codebooks.len()
+    }
+
+    pub fn bits(&self) -> PqBits {
+        self.bits
+    }
+
+    /// Bytes per code.
+    pub fn code_bytes(&self) -> usize {
+        match self.bits {
+            PqBits::Eight => self.subvectors(),
+            PqBits::Four => self.subvectors().div_ceil(2),
+        }
+    }
+
+    /// Bytes of all codebooks (f32 centroids).
+    pub fn codebook_bytes(&self) -> usize {
+        self.codebooks.iter().map(|c| c.len() * 4).sum()
+    }
+
+    fn width(&self, j: usize) -> usize {
+        self.bounds[j + 1] - self.bounds[j]
+    }
+
+    pub fn encode(&self, v: &[f32]) -> Result<Vec<u8>, QuantError> {
+        check_vector(v, self.dims)?;
+        let mut out = vec![0u8; self.code_bytes()];
+        for j in 0..self.subvectors() {
+            let (a, b) = (self.bounds[j], self.bounds[j + 1]);
+            let (c, _) = nearest_centroid(&v[a..b], &self.codebooks[j], b - a);
+            self.set(&mut out, j, c as u8);
+        }
+        Ok(out)
+    }
+
+    fn set(&self, code: &mut [u8], j: usize, c: u8) {
+        match self.bits {
+            PqBits::Eight => code[j] = c,
+            PqBits::Four => {
+                let shift = 4 * (j & 1);
+                code[j / 2] = (code[j / 2] & !(0x0f << shift)) | ((c & 0x0f) << shift);
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, code: &[u8], j: usize) -> usize {
+        match self.bits {
+            PqBits::Eight => code[j] as usize,
+            PqBits::Four => ((code[j / 2] >> (4 * (j & 1))) & 0x0f) as usize,
+        }
+    }
+
+    /// The centroids a code stands for, concatenated.
+    pub fn decode(&self, code: &[u8]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.dims);
+        for j in 0..self.subvectors() {
+            let w = self.width(j);
+            let c = self.get(code, j);
+            out.extend_from_slice(&self.codebooks[j][c * w..(c + 1) * w]);
+        }
+        out
+    }
+
+    /// The lookup tables of `query`.
+    pub fn table(&self, metric: Metric, query: &[f32]) -> Result<PqTable, QuantError> {
+        check_vector(query, self.dims)?;
+        let ksub = self.bits.centroids();
+        let mut values = Vec::with_capacity(self.subvectors() * ksub);
+        for j in 0..self.subvectors() {
+            let (a, b) = (self.bounds[j], self.bounds[j + 1]);
+            let q = &query[a..b];
+            for cent in self.codebooks[j].chunks_exact(b - a) {
+                values.push(match metric {
+                    Metric::L2 => l2sq(q, cent),
+                    Metric::InnerProduct => -dot(q, cent),
+                });
+            }
+        }
+        Ok(PqTable {
+            ksub,
+            bits: self.bits,
+            metric,
+            values,
+        })
+    }
+}
+
+impl PqTable {
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Estimated distance of the vector coded `code` (sum of one table entry per subvector).
+    #[inline]
+    pub fn distance(&self, code: &[u8]) -> f32 {
+        let m = self.values.len() / self.ksub;
+        let mut acc = 0.0f32;
+        match self.bits {
+            PqBits::Eight => {
+                for (j, &c) in code.iter().take(m).enumerate() {
+                    acc += self.values[j * 256 + c as usize];
+                }
+            }
+            PqBits::Four => {
+                for j in 0..m {
+                    let c = (code[j / 2] >> (4 * (j & 1))) & 0x0f;
+                    acc += self.values[j * 16 + c as usize];
+                }
+            }
+        }
+        acc
+    }
+
+    /// The tables as u8 (fast-scan form): per subvector `value ≈ bias_j + q * scale`, with one
+    /// `scale` for all tables so the u8 sums of a code compare like the f32 sums. Returns
+    /// `(tables, scale, bias)` where `bias` is the sum of the per-table minima; an estimate is
+    /// `bias + scale * Σ tables[j][code_j]`.
+    pub fn quantized(&self) -> (Vec<u8>, f32, f32) {
+        let mins: Vec<f32> = self
+            .values
+            .chunks_exact(self.ksub)
+            .map(|t| t.iter().copied().fold(f32::INFINITY, f32::min))
+            .collect();
+        let span = self
+            .values
+            .chunks_exact(self.ksub)
+            .zip(&mins)
+            .map(|(t, &lo)| t.iter().copied().fold(f32::NEG_INFINITY, f32::max) - lo)
+            .fold(0.0f32, f32::max);
+        let scale = if span > 0.0 { span / 255.0 } else { 1.0 };
+        let q = self
+            .values
+            .chunks_exact(self.ksub)
+            .zip(&mins)
+            .flat_map(|(t, &lo)| {
+                t.iter()
+                    .map(move |&v| ((v - lo) / scale).round().clamp(0.0, 255.0) as u8)
+            })
+            .collect();
+        (q, scale, mins.iter().sum())
+    }
+}

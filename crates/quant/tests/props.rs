@@ -1,0 +1,122 @@
+//! Properties: encoders never panic on finite input and reject bad input with an error; codes
+//! have the documented size; training is deterministic; PQ tables agree with decoding.
+
+use proptest::prelude::*;
+use ruvec_quant::{kmeans, Metric, Pq, PqBits, QuantError, Rbq, Sq8};
+
+fn sample(n: usize, d: usize, seed: u64) -> Vec<f32> {
+    let mut r = ruvec_quant::SplitMix64::new(seed);
+    (0..n * d).map(|_| r.normal() as f32).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn encoders_take_any_finite_vector(v in prop::collection::vec(-1e6f32..1e6, 16)) {
+        let s = sample(300, 16, 1);
+        let sq = Sq8::train(&s, 16).unwrap();
+        prop_assert_eq!(sq.encode(&v).unwrap().len(), 16);
+        for bits in [PqBits::Eight, PqBits::Four] {
+            let pq = Pq::train(&s, 16, 5, bits, 3, 2).unwrap();
+            let code = pq.encode(&v).unwrap();
+            prop_assert_eq!(code.len(), pq.code_bytes());
+            // ADC equals the exact distance to the decoded vector.
+            let t = pq.table(Metric::L2, &v).unwrap();
+            let dec = pq.decode(&code);
+            let direct: f32 = v.iter().zip(&dec).map(|(a, b)| (a - b) * (a - b)).sum();
+            prop_assert!((t.distance(&code) - direct).abs() <= 1e-3 * direct.max(1.0));
+        }
+        let rb = Rbq::train(&s, 16, 3).unwrap();
+        let code = rb.encode(&v).unwrap();
+        prop_assert_eq!(code.len(), rb.code_bytes());
+        let q = rb.query(Metric::L2, &v).unwrap();
+        prop_assert!(rb.distance(&q, &code).is_finite());
+    }
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let s = sample(50, 8, 1);
+    assert!(matches!(
+        Sq8::train(&s[..7], 8),
+        Err(QuantError::BadSample { .. })
+    ));
+    assert!(matches!(
+        Sq8::train(&[], 8),
+        Err(QuantError::BadSample { .. })
+    ));
+    let sq = Sq8::train(&s, 8).unwrap();
+    assert!(matches!(
+        sq.encode(&[1.0; 7]),
+        Err(QuantError::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        sq.encode(&[f32::NAN; 8]),
+        Err(QuantError::NonFinite)
+    ));
+    assert!(matches!(
+        Pq::train(&s, 8, 9, PqBits::Eight, 2, 0),
+        Err(QuantError::BadParameters(_))
+    ));
+    assert!(matches!(
+        kmeans(&s, 8, 0, 2, 0),
+        Err(QuantError::BadParameters(_))
+    ));
+}
+
+#[test]
+fn training_is_deterministic() {
+    let s = sample(500, 12, 9);
+    assert_eq!(
+        Pq::train(&s, 12, 4, PqBits::Four, 5, 3).unwrap(),
+        Pq::train(&s, 12, 4, PqBits::Four, 5, 3).unwrap()
+    );
+    assert_eq!(
+        Rbq::train(&s, 12, 4).unwrap(),
+        Rbq::train(&s, 12, 4).unwrap()
+    );
+}
+
+#[test]
+fn code_sizes_follow_the_format() {
+    let s = sample(400, 128, 5);
+    assert_eq!(Sq8::train(&s, 128).unwrap().code_bytes(), 128);
+    assert_eq!(
+        Pq::train(&s, 128, 32, PqBits::Eight, 2, 1)
+            .unwrap()
+            .code_bytes(),
+        32
+    );
+    assert_eq!(
+        Pq::train(&s, 128, 32, PqBits::Four, 2, 1)
+            .unwrap()
+            .code_bytes(),
+        16
+    );
+    // 128 sign bits + norm + factor: 24 bytes, 1/21 of the 512-byte f32 vector.
+    assert_eq!(Rbq::train(&s, 128, 1).unwrap().code_bytes(), 24);
+}
+
+#[test]
+fn quantized_tables_preserve_order_roughly() {
+    let s = sample(2000, 32, 6);
+    let pq = Pq::train(&s, 32, 16, PqBits::Four, 10, 1).unwrap();
+    let q = &s[..32];
+    let t = pq.table(Metric::L2, q).unwrap();
+    let (tab, scale, bias) = t.quantized();
+    for row in s.chunks_exact(32).take(200) {
+        let code = pq.encode(row).unwrap();
+        let approx: f32 = bias
+            + scale
+                * (0..16)
+                    .map(|j| {
+                        f32::from(
+                            tab[j * 16
+                                + ((code[j / 2] >> if j % 2 == 0 { 0 } else { 4 }) & 15) as usize],
+                        )
+                    })
+                    .sum::<f32>();
+        // 16 tables, each rounded to half a step.
+        assert!((approx - t.distance(&code)).abs() <= 16.0 * scale * 0.5 + 1e-3);
+    }
+}
