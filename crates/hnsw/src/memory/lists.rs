@@ -17,6 +17,15 @@ use crate::{Candidate, HnswParams, Level};
 /// A list slot: neighbour id, its distance to the owner, heuristic verdict.
 pub type Slot = (u32, f32, u8);
 
+fn slot_order(a: &Slot, b: &Slot) -> std::cmp::Ordering {
+    a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))
+}
+
+/// Where a slot at `distance` / `id` goes in a sorted list.
+fn sorted_position(list: &[Slot], distance: f32, id: u32) -> usize {
+    list.partition_point(|s| slot_order(s, &(id, distance, 0)).is_lt())
+}
+
 impl MemoryGraph {
     /// Slot range of `id`'s list at `level` in the level-0 or upper arrays, and its length.
     fn list_at(&self, i: usize, level: Level) -> (bool, usize, usize, usize) {
@@ -55,13 +64,25 @@ impl MemoryGraph {
             .collect())
     }
 
-    /// Overwrite `id`'s list at `level` (ids must exist; at most the level's capacity).
+    /// Overwrite `id`'s list at `level` (ids must exist; at most the level's capacity). Lists
+    /// are kept sorted by (distance, id), which the back-link update relies on.
     pub fn write_list(
         &mut self,
         id: u32,
         level: Level,
         entries: &[Slot],
     ) -> Result<(), MemoryError> {
+        let sorted;
+        let entries = if entries.is_sorted_by(|a, b| slot_order(a, b).is_le()) {
+            entries
+        } else {
+            sorted = {
+                let mut v = entries.to_vec();
+                v.sort_by(slot_order);
+                v
+            };
+            &sorted[..]
+        };
         let i = id as usize;
         let top = *self
             .levels
@@ -144,7 +165,8 @@ impl MemoryGraph {
                 continue;
             }
             if list.len() < lm {
-                list.push((c.id, c.distance, SLOT_UNKNOWN));
+                let at = sorted_position(&list, c.distance, c.id);
+                list.insert(at, (c.id, c.distance, SLOT_UNKNOWN));
             } else {
                 self.offer_full(&mut list, (c.id, c.distance, SLOT_UNKNOWN), lm)?;
             }
@@ -153,22 +175,22 @@ impl MemoryGraph {
         Ok(changed.then_some(list))
     }
 
-    /// Offer `cand` to the full list `list` (`lm` slots): run the selection heuristic over the
-    /// list plus the candidate, reusing cached verdicts, and replace the one element that
-    /// falls out (possibly the candidate itself) keeping the other slots in place.
+    /// Offer `cand` to the full list `list` (`lm` slots, sorted by distance): run the selection
+    /// heuristic over the list plus the candidate, reusing cached verdicts, and drop the one
+    /// element that falls out (possibly the candidate itself).
     fn offer_full(&self, list: &mut Vec<Slot>, cand: Slot, lm: usize) -> Result<(), MemoryError> {
         let known = list.iter().all(|s| s.2 != SLOT_UNKNOWN);
-        let mut w: Vec<Slot> = list.clone();
+        let new_at = sorted_position(list, cand.1, cand.0);
+        let mut w: Vec<Slot> = Vec::with_capacity(list.len() + 1);
+        w.extend_from_slice(&list[..new_at]);
         w.push(cand);
-        let new_at = w.len() - 1;
-        let mut order: Vec<usize> = (0..w.len()).collect();
-        order.sort_unstable_by(|&a, &b| w[a].1.total_cmp(&w[b].1).then(w[a].0.cmp(&w[b].0)));
+        w.extend_from_slice(&list[new_at..]);
         let mut selected: Vec<u32> = Vec::with_capacity(lm);
         let mut added: Vec<u32> = Vec::new();
         let mut removed_any = false;
         let mut keep: Vec<usize> = Vec::with_capacity(lm);
         let mut pruned: Vec<usize> = Vec::new();
-        for &k in &order {
+        for k in 0..w.len() {
             if selected.len() >= lm {
                 break;
             }
@@ -215,12 +237,18 @@ impl MemoryGraph {
             }
             keep.push(k);
         }
-        let dropped = (0..w.len()).find(|k| !keep.contains(k)).unwrap_or(new_at);
-        // The candidate takes the dropped element's slot; every slot gets its new verdict.
-        let mut out = Vec::with_capacity(lm);
-        for (k, s) in w.iter().enumerate().take(new_at) {
-            out.push(if k == dropped { w[new_at] } else { *s });
+        let mut kept = vec![false; w.len()];
+        for &k in &keep {
+            kept[k] = true;
         }
+        let dropped = kept.iter().position(|&x| !x).unwrap_or(new_at);
+        // Every slot gets its new verdict; the list stays sorted.
+        let out: Vec<Slot> = w
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| k != dropped)
+            .map(|(_, s)| *s)
+            .collect();
         *list = out;
         Ok(())
     }
