@@ -3,8 +3,9 @@
 //! Callback groups, one module each: [`build`] (ambuild/ambuildempty), [`insert`] (aminsert),
 //! [`scan`] (ambeginscan/amrescan/amgettuple/amendscan), [`vacuum`] (ambulkdelete/
 //! amvacuumcleanup), [`cost`] (amcostestimate), [`validate`] (amvalidate), [`options`]
-//! (amoptions). [`store`] implements the graph traits of `crates/hnsw` over pages; every page
-//! access goes through `crate::storage`.
+//! (amoptions). [`store`] implements the graph traits of `crates/hnsw` over pages ([`place`]:
+//! where new tuples go), [`parallel`] runs builds with parallel workers; every page access goes
+//! through `crate::storage`.
 //!
 //! Locking protocol (heavyweight locks on pseudo page numbers of the index, like pgvector's):
 //! - `UPDATE_LOCK`: inserts hold it in Share mode, so they run concurrently; an insert that will
@@ -20,6 +21,7 @@ pub mod format;
 pub mod insert;
 pub mod options;
 pub mod parallel;
+pub mod place;
 pub mod scan;
 pub mod store;
 pub mod vacuum;
