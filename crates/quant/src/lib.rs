@@ -90,12 +90,5 @@ pub(crate) fn check_vector(v: &[f32], dims: usize) -> Result<(), QuantError> {
     Ok(())
 }
 
-#[inline]
-pub(crate) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-#[inline]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+// The project's SIMD kernels (the same ones the SQL operators use).
+pub(crate) use ruvec_distance::{dot_f32 as dot, l2_squared_f32 as l2sq};

@@ -128,7 +128,7 @@ impl Work {
         // closing barrier.
         unsafe { core::slice::from_raw_parts_mut(self.base.add(off) as *mut T, n) }
     }
-    fn row(&self, i: usize) -> &[f32] {
+    fn row(&self, i: usize) -> &mut [f32] {
         // SAFETY: i < BATCH_CAP.
         unsafe { self.slice::<f32>(self.l.rows + i * self.l.dims * 4, self.l.dims) }
     }
@@ -426,12 +426,8 @@ impl Team {
         let n = levels.len();
         assert!(n <= BATCH_CAP && rows.len() == n * dims);
         for (i, row) in rows.chunks_exact(dims).enumerate() {
-            // SAFETY: i < BATCH_CAP; workers are waiting at the barrier.
-            unsafe {
-                self.work
-                    .slice::<f32>(self.work.l.rows + i * dims * 4, dims)
-            }
-            .copy_from_slice(row);
+            // Workers are waiting at the barrier while the leader fills the batch.
+            self.work.row(i).copy_from_slice(row);
         }
         self.work.levels()[..n].copy_from_slice(levels);
         self.phase(PHASE_PLAN, n);

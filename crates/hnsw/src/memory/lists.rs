@@ -21,45 +21,65 @@ fn slot_order(a: &Slot, b: &Slot) -> std::cmp::Ordering {
     a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))
 }
 
+/// Location of one neighbour list in the flat arrays (see `MemoryGraph::list_at`).
+struct ListAt {
+    zero: bool,
+    start: usize,
+    cap: usize,
+    len: usize,
+    counter: usize,
+}
+
 /// Where a slot at `distance` / `id` goes in a sorted list.
 fn sorted_position(list: &[Slot], distance: f32, id: u32) -> usize {
     list.partition_point(|s| slot_order(s, &(id, distance, 0)).is_lt())
 }
 
 impl MemoryGraph {
-    /// Slot range of `id`'s list at `level` in the level-0 or upper arrays, and its length.
-    fn list_at(&self, i: usize, level: Level) -> (bool, usize, usize, usize) {
-        if level == 0 {
-            let cap = 2 * self.m;
-            (true, i * cap, cap, usize::from(self.l0_len[i]).min(cap))
-        } else {
-            let g = self.upper_start[i] as usize + usize::from(level) - 1;
-            (
-                false,
-                g * self.m,
-                self.m,
-                usize::from(self.upper_len[g]).min(self.m),
-            )
-        }
-    }
-
-    /// The slots of `id`'s list at `level` (empty above its level).
-    pub fn list_slots(&self, id: u32, level: Level) -> Result<Vec<Slot>, MemoryError> {
+    /// Where `id`'s list at `level` lives: `None` above the element's level, else whether it
+    /// is a level-0 list, its first slot and capacity, its length, and the index of its length
+    /// counter (in `l0_len` or `upper_len`).
+    fn list_at(&self, id: u32, level: Level) -> Result<Option<ListAt>, MemoryError> {
         let i = id as usize;
         let top = *self
             .levels
             .get(i)
             .ok_or(MemoryError::UnknownId(u64::from(id)))?;
         if level > top {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        let (zero, start, _, len) = self.list_at(i, level);
-        let (ids, dist, flag) = if zero {
+        Ok(Some(if level == 0 {
+            let cap = 2 * self.m;
+            ListAt {
+                zero: true,
+                start: i * cap,
+                cap,
+                len: usize::from(self.l0_len[i]).min(cap),
+                counter: i,
+            }
+        } else {
+            let g = self.upper_start[i] as usize + usize::from(level) - 1;
+            ListAt {
+                zero: false,
+                start: g * self.m,
+                cap: self.m,
+                len: usize::from(self.upper_len[g]).min(self.m),
+                counter: g,
+            }
+        }))
+    }
+
+    /// The slots of `id`'s list at `level` (empty above its level).
+    pub fn list_slots(&self, id: u32, level: Level) -> Result<Vec<Slot>, MemoryError> {
+        let Some(at) = self.list_at(id, level)? else {
+            return Ok(Vec::new());
+        };
+        let (ids, dist, flag) = if at.zero {
             (&self.l0[..], &self.l0_dist[..], &self.l0_flag[..])
         } else {
             (&self.upper[..], &self.upper_dist[..], &self.upper_flag[..])
         };
-        Ok((start..start + len)
+        Ok((at.start..at.start + at.len)
             .map(|k| (ids[k], dist[k], flag[k]))
             .collect())
     }
@@ -83,53 +103,44 @@ impl MemoryGraph {
             };
             &sorted[..]
         };
-        let i = id as usize;
-        let top = *self
-            .levels
-            .get(i)
-            .ok_or(MemoryError::UnknownId(u64::from(id)))?;
-        if level > top {
+        let n = entries.len();
+        let Some(at) = self.list_at(id, level)? else {
             return Err(MemoryError::TooManyNeighbors {
                 level,
-                len: entries.len(),
+                len: n,
                 max: 0,
             });
-        }
-        let (zero, start, cap, _) = self.list_at(i, level);
-        if entries.len() > cap {
+        };
+        if n > at.cap {
             return Err(MemoryError::TooManyNeighbors {
                 level,
-                len: entries.len(),
-                max: cap,
+                len: n,
+                max: at.cap,
             });
         }
-        let n = entries.len();
-        let (ids, dist, flag) = if zero {
+        let (ids, dist, flag, lens) = if at.zero {
             (
                 &mut self.l0[..],
                 &mut self.l0_dist[..],
                 &mut self.l0_flag[..],
+                &mut self.l0_len[..],
             )
         } else {
             (
                 &mut self.upper[..],
                 &mut self.upper_dist[..],
                 &mut self.upper_flag[..],
+                &mut self.upper_len[..],
             )
         };
         for (k, &(nb, d, f)) in entries.iter().enumerate() {
-            ids[start + k] = nb;
-            dist[start + k] = d;
-            flag[start + k] = f;
+            ids[at.start + k] = nb;
+            dist[at.start + k] = d;
+            flag[at.start + k] = f;
         }
-        ids[start + n..start + cap].fill(u32::MAX);
-        flag[start + n..start + cap].fill(SLOT_UNKNOWN);
-        if zero {
-            self.l0_len[i] = n as u16;
-        } else {
-            let g = self.upper_start[i] as usize + usize::from(level) - 1;
-            self.upper_len[g] = n as u16;
-        }
+        ids[at.start + n..at.start + at.cap].fill(u32::MAX);
+        flag[at.start + n..at.start + at.cap].fill(SLOT_UNKNOWN);
+        lens[at.counter] = n as u16;
         Ok(())
     }
 
