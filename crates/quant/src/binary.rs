@@ -8,6 +8,7 @@
 //! `⟨ŷ, x⟩` with any rotated vector `x` is estimated as `⟨b̄, x⟩ / ⟨b̄, ŷ⟩` (RaBitQ's estimator),
 //! and distances follow from it.
 
+use crate::bytes::{Reader, Writer};
 use crate::{check_sample, check_vector, dot, Metric, QuantError, SplitMix64};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +85,43 @@ impl Rbq {
         out[at..at + 4].copy_from_slice(&norm.to_le_bytes());
         out[at + 4..at + 8].copy_from_slice(&factor.to_le_bytes());
         Ok(out)
+    }
+
+    /// `dims`, the centre, then the rotation row by row.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u32(self.dims as u32).f32s(&self.centre).f32s(&self.rotation);
+        w.0
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Result<Rbq, QuantError> {
+        let mut r = Reader::new(b);
+        let dims = r.count()?;
+        let centre = r.f32s(dims)?;
+        let rotation = r.f32s(dims * dims)?;
+        r.end()?;
+        Ok(Rbq {
+            dims,
+            centre,
+            rotation,
+        })
+    }
+
+    /// The vector a code stands for, approximately: the centre plus the code's norm along the
+    /// un-rotated sign vector (`c + ‖v − c‖ Rᵀ b̄`). Used where two stored vectors are compared
+    /// with each other (graph maintenance), never for a query's final order.
+    pub fn decode(&self, code: &[u8]) -> Vec<f32> {
+        let at = self.dims.div_ceil(8);
+        let norm = f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
+        let unit = norm / (self.dims as f32).sqrt();
+        let mut out = self.centre.clone();
+        for (i, row) in self.rotation.chunks_exact(self.dims).enumerate() {
+            let s = if code[i / 8] >> (i % 8) & 1 == 1 { unit } else { -unit };
+            for (o, &r) in out.iter_mut().zip(row) {
+                *o += s * r;
+            }
+        }
+        out
     }
 
     pub fn query(&self, metric: Metric, q: &[f32]) -> Result<RbqQuery, QuantError> {

@@ -14,6 +14,7 @@
 //! inner product; cosine is inner product on normalised vectors (the caller normalises).
 
 mod binary;
+mod bytes;
 mod kmeans;
 mod pq;
 mod rng;
@@ -45,6 +46,8 @@ pub enum QuantError {
     NonFinite,
     /// Parameters that cannot work (e.g. more subvectors than dimensions).
     BadParameters(&'static str),
+    /// Serialised quantizer bytes that do not decode (truncated, inconsistent or non-finite).
+    Malformed,
 }
 
 impl std::fmt::Display for QuantError {
@@ -58,6 +61,7 @@ impl std::fmt::Display for QuantError {
             }
             QuantError::NonFinite => write!(f, "NaN or infinite value"),
             QuantError::BadParameters(why) => write!(f, "{why}"),
+            QuantError::Malformed => write!(f, "malformed quantizer data"),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use crate::bytes::{Reader, Writer};
 use crate::kmeans::{kmeans, nearest_centroid};
 use crate::{check_sample, check_vector, dot, l2sq, Metric, QuantError};
 
@@ -144,6 +145,46 @@ impl Pq {
             PqBits::Eight => code[j] as usize,
             PqBits::Four => ((code[j / 2] >> (4 * (j & 1))) & 0x0f) as usize,
         }
+    }
+
+    /// `dims`, subvectors, bits (8 or 4), then each subvector's centroids.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u32(self.dims as u32)
+            .u32(self.subvectors() as u32)
+            .u32(match self.bits {
+                PqBits::Eight => 8,
+                PqBits::Four => 4,
+            });
+        for c in &self.codebooks {
+            w.f32s(c);
+        }
+        w.0
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Result<Pq, QuantError> {
+        let mut r = Reader::new(b);
+        let dims = r.count()?;
+        let m = r.count()?;
+        let bits = match r.u32()? {
+            8 => PqBits::Eight,
+            4 => PqBits::Four,
+            _ => return Err(QuantError::Malformed),
+        };
+        if m > dims {
+            return Err(QuantError::Malformed);
+        }
+        let bounds: Vec<usize> = (0..=m).map(|j| j * dims / m).collect();
+        let codebooks = (0..m)
+            .map(|j| r.f32s(bits.centroids() * (bounds[j + 1] - bounds[j])))
+            .collect::<Result<Vec<_>, _>>()?;
+        r.end()?;
+        Ok(Pq {
+            dims,
+            bits,
+            bounds,
+            codebooks,
+        })
     }
 
     /// The centroids a code stands for, concatenated.

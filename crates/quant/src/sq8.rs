@@ -1,6 +1,7 @@
 //! int8 scalar quantization: each dimension mapped linearly onto 0..=255 over the range seen in
 //! a training sample (values outside are clamped).
 
+use crate::bytes::{Reader, Writer};
 use crate::{check_sample, check_vector, Metric, QuantError};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +49,25 @@ impl Sq8 {
                 }
             })
             .collect())
+    }
+
+    /// `dims`, then the per-dimension minima and steps.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u32(self.dims as u32).f32s(&self.lo).f32s(&self.step);
+        w.0
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Result<Sq8, QuantError> {
+        let mut r = Reader::new(b);
+        let dims = r.count()?;
+        let lo = r.f32s(dims)?;
+        let step = r.f32s(dims)?;
+        r.end()?;
+        if step.iter().any(|&s| s < 0.0) {
+            return Err(QuantError::Malformed);
+        }
+        Ok(Sq8 { dims, lo, step })
     }
 
     pub fn decode(&self, code: &[u8]) -> Vec<f32> {

@@ -120,3 +120,44 @@ fn quantized_tables_preserve_order_roughly() {
         assert!((approx - t.distance(&code)).abs() <= 16.0 * scale * 0.5 + 1e-3);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// Serialised quantizers read back equal, and any truncation or corruption of the bytes is
+    /// an error (the index keeps these bytes in its pages), never a panic.
+    #[test]
+    fn serialisation_roundtrips_and_rejects_damage(cut in 0usize..64, flip in 0usize..4096) {
+        let s = sample(300, 16, 5);
+        let sq = Sq8::train(&s, 16).unwrap();
+        let pq8 = Pq::train(&s, 16, 4, PqBits::Eight, 3, 2).unwrap();
+        let pq4 = Pq::train(&s, 16, 8, PqBits::Four, 3, 2).unwrap();
+        let rb = Rbq::train(&s, 16, 3).unwrap();
+        prop_assert_eq!(Sq8::from_bytes(&sq.to_bytes()).unwrap(), sq.clone());
+        prop_assert_eq!(Pq::from_bytes(&pq8.to_bytes()).unwrap(), pq8.clone());
+        prop_assert_eq!(Pq::from_bytes(&pq4.to_bytes()).unwrap(), pq4.clone());
+        prop_assert_eq!(Rbq::from_bytes(&rb.to_bytes()).unwrap(), rb.clone());
+        for bytes in [sq.to_bytes(), pq8.to_bytes(), pq4.to_bytes(), rb.to_bytes()] {
+            let short = &bytes[..bytes.len() - 1 - cut.min(bytes.len() - 1)];
+            prop_assert!(Sq8::from_bytes(short).is_err());
+            prop_assert!(Pq::from_bytes(short).is_err());
+            prop_assert!(Rbq::from_bytes(short).is_err());
+            // A damaged byte decodes to an error or to some valid quantizer: never a panic.
+            let mut bad = bytes.clone();
+            let i = flip % bad.len();
+            bad[i] ^= 0xA5;
+            let _ = Sq8::from_bytes(&bad);
+            let _ = Pq::from_bytes(&bad);
+            let _ = Rbq::from_bytes(&bad);
+        }
+    }
+
+    /// Decoding a binary code gives a vector whose code is the same code's sign bits.
+    #[test]
+    fn binary_decode_keeps_signs(v in prop::collection::vec(-100f32..100.0, 16)) {
+        let s = sample(300, 16, 8);
+        let rb = Rbq::train(&s, 16, 3).unwrap();
+        let code = rb.encode(&v).unwrap();
+        let again = rb.encode(&rb.decode(&code)).unwrap();
+        prop_assert_eq!(&again[..2], &code[..2]);
+    }
+}
