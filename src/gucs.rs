@@ -27,6 +27,11 @@ pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
 /// `ruvec.max_scan_tuples`: upper bound on elements an iterative scan visits before it stops.
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 
+/// `ruvec.rerank`: candidates a scan of a quantized ruhnsw index re-scores with exact distances
+/// from the heap rows. -1 (default): the index's `rerank` option, else the storage tier's
+/// default; 0: no rerank (rows come back in the codes' approximate order).
+pub static RERANK: GucSetting<i32> = GucSetting::<i32>::new(-1);
+
 pub fn init() {
     GucRegistry::define_int_guc(
         c"ruvec.ef_search",
@@ -53,6 +58,16 @@ pub fn init() {
         &MAX_SCAN_TUPLES,
         1,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"ruvec.rerank",
+        c"Candidates a quantized ruhnsw index scan re-scores with exact distances.",
+        c"-1 uses the index's rerank option or its storage tier's default; 0 returns rows in the approximate order of the codes.",
+        &RERANK,
+        -1,
+        1000,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -14,3 +14,12 @@ CREATE FUNCTION ruvec.index_check(index regclass)
 	RETURNS TABLE (check_name text, ok boolean, detail text)
 	AS 'MODULE_PATHNAME', 'ruvec_index_check_wrapper' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION ruvec.index_check(regclass) IS 'verify a ruhnsw index: format, links, reachability, every live heap row indexed';
+
+CREATE FUNCTION ruvec.scan_stats()
+	RETURNS TABLE (scans bigint, navigated bigint, reranked bigint)
+	AS 'MODULE_PATHNAME', 'ruvec_scan_stats_wrapper' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION ruvec.scan_stats() IS 'this session''s ruhnsw index scans: scans started, graph candidates taken (approximate distances), heap rows re-scored exactly (rerank)';
+
+CREATE FUNCTION ruvec.scan_stats_reset() RETURNS void
+	AS 'MODULE_PATHNAME', 'ruvec_scan_stats_reset_wrapper' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION ruvec.scan_stats_reset() IS 'zero this session''s ruvec.scan_stats() counters';

@@ -46,6 +46,26 @@ fn ruvec_index_check(
     )
 }
 
+/// `ruvec.scan_stats()`: this session's ruhnsw scan counters (see `am::hnsw::rerank`).
+#[pg_extern(sql = false)]
+fn ruvec_scan_stats() -> TableIterator<
+    'static,
+    (
+        name!(scans, i64),
+        name!(navigated, i64),
+        name!(reranked, i64),
+    ),
+> {
+    let s = crate::am::hnsw::rerank::stats();
+    TableIterator::once((s.scans as i64, s.navigated as i64, s.reranked as i64))
+}
+
+/// `ruvec.scan_stats_reset()`.
+#[pg_extern(sql = false)]
+fn ruvec_scan_stats_reset() {
+    crate::am::hnsw::rerank::reset_stats();
+}
+
 /// First column of the first row of a read-only query (works on a hot standby, unlike
 /// `Spi::get_one`, which runs as a read-write statement and needs a transaction id).
 fn read_only_text(sql: &str) -> Option<String> {

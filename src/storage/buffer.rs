@@ -323,6 +323,12 @@ impl BuildWriter {
         }
     }
 
+    /// Block number the next `append` gets (the index is empty before the build, so pages
+    /// are appended in order from block 0).
+    pub fn next_block(&self) -> pg_sys::BlockNumber {
+        self.next_block
+    }
+
     /// Append a page, let `fill` initialise it, mark it dirty. Returns its block number.
     pub fn append(&mut self, fill: impl FnOnce(&mut PageMut<'_>)) -> pg_sys::BlockNumber {
         // SAFETY: rel is the index under construction (see `new`).

@@ -90,7 +90,9 @@ impl Rbq {
     /// `dims`, the centre, then the rotation row by row.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.u32(self.dims as u32).f32s(&self.centre).f32s(&self.rotation);
+        w.u32(self.dims as u32)
+            .f32s(&self.centre)
+            .f32s(&self.rotation);
         w.0
     }
 
@@ -116,7 +118,11 @@ impl Rbq {
         let unit = norm / (self.dims as f32).sqrt();
         let mut out = self.centre.clone();
         for (i, row) in self.rotation.chunks_exact(self.dims).enumerate() {
-            let s = if code[i / 8] >> (i % 8) & 1 == 1 { unit } else { -unit };
+            let s = if code[i / 8] >> (i % 8) & 1 == 1 {
+                unit
+            } else {
+                -unit
+            };
             for (o, &r) in out.iter_mut().zip(row) {
                 *o += s * r;
             }

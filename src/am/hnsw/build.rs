@@ -15,11 +15,12 @@ use ruvec_hnsw::{
     SplitMix64, SERIAL_PREFIX,
 };
 
+use super::codec::{self, native_f32, Storage, Tier};
 use super::format::*;
 use super::insert::insert_value;
 use super::parallel::Team;
 use super::store::{encode_element, encode_neighbors, InsertValue, PageGraph};
-use super::value::{bytes_to_f32, storage_bytes};
+use super::value::storage_bytes;
 use super::{options, PROC_METRIC};
 use crate::error::raise_with;
 use crate::storage::{write_init_fork_page, BuildWriter, PageMut};
@@ -40,6 +41,9 @@ pub struct Spec {
     pub dims: usize,
     pub m: u16,
     pub ef_construction: u16,
+    /// The tier the index asks for (`storage` option, else the column's precision).
+    pub storage: Storage,
+    pub pq_subvectors: usize,
 }
 
 impl Spec {
@@ -83,26 +87,9 @@ pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
             );
         }
         let dims = typmod as usize;
-        let room = MAX_ITEM - ELEMENT_HEADER;
-        let max = match kind {
-            ElemKind::Bit => room * 8,
-            _ => room / kind.vector_bytes(1),
-        };
-        if dims > max {
-            let hint = match kind {
-                ElemKind::F32 => "Index a halfvec expression instead (up to 4,042 dimensions), e.g. USING ruhnsw ((embedding::halfvec(3072)) halfvec_l2_ops).",
-                _ => "An element must fit in one 8 kB page.",
-            };
-            raise_with(
-                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                format!(
-                    "ruhnsw supports at most {max} dimensions for this type, the column has {dims}"
-                ),
-                None,
-                Some(hint.into()),
-            );
-        }
-        let o = options::get(index);
+        let (o, asked) = options::get(index);
+        let storage = asked.unwrap_or(Storage::native(kind));
+        check_storage(kind, metric, dims, storage, o.pq_subvectors);
         if o.ef_construction < 2 * o.m {
             raise_with(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -120,7 +107,92 @@ pub unsafe fn spec_of(index: pg_sys::Relation) -> Spec {
             dims,
             m: o.m as u16,
             ef_construction: o.ef_construction as u16,
+            storage,
+            pq_subvectors: o.pq_subvectors as usize,
         }
+    }
+}
+
+/// Largest dimensions a binary tier takes: its codebook holds a dims x dims rotation (16 MB at
+/// 2,048) trained in O(dims^3).
+const MAX_BINARY_DIMS: usize = 2048;
+
+/// Refuse storage tiers that cannot hold this column: clear errors at CREATE INDEX.
+fn check_storage(
+    kind: ElemKind,
+    metric: Metric,
+    dims: usize,
+    storage: Storage,
+    pq_subvectors: i32,
+) {
+    let unsupported = |msg: String, hint: Option<String>| -> ! {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            msg,
+            None,
+            hint,
+        )
+    };
+    if kind == ElemKind::Bit && storage != Storage::Bit {
+        unsupported(
+            format!(
+                "ruhnsw indexes on bit columns store the bits; storage '{}' is not available",
+                storage.name()
+            ),
+            Some("Drop the storage option.".into()),
+        );
+    }
+    if metric == Metric::L1 && storage.trained() {
+        unsupported(
+            format!(
+                "ruhnsw storage '{}' does not support L1 distance",
+                storage.name()
+            ),
+            Some("Use storage 'f32' or 'f16' for vector_l1_ops / halfvec_l1_ops.".into()),
+        );
+    }
+    let pq = matches!(storage, Storage::Pq8 | Storage::Pq4);
+    if pq_subvectors != 0 && !pq {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "ruhnsw option pq_subvectors applies to storage 'pq8' and 'pq4' only".into(),
+            None,
+            None,
+        );
+    }
+    if pq && pq_subvectors as usize > dims {
+        raise_with(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("pq_subvectors ({pq_subvectors}) cannot exceed the dimensions ({dims})"),
+            None,
+            None,
+        );
+    }
+    let room = MAX_ITEM - ELEMENT_HEADER;
+    let max = match storage {
+        Storage::Bit => room * 8,
+        Storage::F32 => room / 4,
+        Storage::F16 => room / 2,
+        Storage::Int8 => room,
+        // a code is at most one byte per dimension (pq_subvectors <= dims)
+        Storage::Pq8 | Storage::Pq4 => room,
+        Storage::Binary => MAX_BINARY_DIMS,
+    };
+    if dims > max {
+        let hint = match storage {
+            Storage::F32 => "Store half precision (WITH (storage = 'f16'), up to 4,040 dimensions) or a quantized tier (int8, pq8, pq4).",
+            Storage::Binary => "Use storage 'pq8' or 'pq4' for more dimensions.",
+            _ => "An element must fit in one 8 kB page.",
+        };
+        raise_with(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "ruhnsw storage '{}' supports at most {max} dimensions, the column has {dims}",
+                storage.name()
+            ),
+            None,
+            Some(hint.into()),
+        );
     }
 }
 
@@ -134,13 +206,16 @@ fn meta_tuple(spec: &Spec) -> MetaTuple {
         elem_kind: spec.kind as u8,
         metric: spec.metric as u8,
         entry_level: 0,
-        _pad: 0,
+        storage: Storage::native(spec.kind) as u8,
         entry_blk: pg_sys::InvalidBlockNumber,
         entry_off: 0,
         _pad2: 0,
         insert_blk: pg_sys::InvalidBlockNumber,
         first_data_blk: pg_sys::InvalidBlockNumber,
         free_hint_blk: pg_sys::InvalidBlockNumber,
+        codebook_blk: pg_sys::InvalidBlockNumber,
+        codebook_len: 0,
+        codebook_stamp: 0,
     }
 }
 
@@ -298,13 +373,14 @@ unsafe extern "C-unwind" fn build_callback(
             insert_value(
                 disk,
                 InsertValue {
-                    vector: bytes,
+                    vector: disk.tier.encode(&bytes),
+                    native: bytes,
                     heaptid: Tid::from_item_pointer(&*tid),
                 },
                 &st.params,
             );
         } else {
-            st.pending.extend(bytes_to_f32(st.spec.kind, &bytes));
+            st.pending.extend(native_f32(st.spec.kind, &bytes));
             st.vectors.extend_from_slice(&bytes);
             st.tids.push(*tid);
             if st.tids.len() * st.bytes_per_element() > st.budget {
@@ -342,6 +418,11 @@ unsafe fn flush(st: &mut BuildState) {
         let mut w = BuildWriter::new(st.index);
         let meta_blk = w.append(|p| write_meta(p, &meta));
         debug_assert_eq!(meta_blk, META_BLKNO);
+        let tier = train_tier(st);
+        meta.storage = tier.storage as u8;
+        if tier.storage.trained() {
+            write_codebook(&mut w, &mut meta, &tier);
+        }
         let mut team = st.team.take();
         let graph = match team.as_mut() {
             Some(t) => Some(&mut t.graph),
@@ -353,10 +434,18 @@ unsafe fn flush(st: &mut BuildState) {
                 // graph goes to disk (ruvec.index_check verifies every element is reachable).
                 let ids: Vec<u32> = (0..graph.len() as u32).collect();
                 let _ = ruvec_hnsw::reconnect_unreachable(graph, &ids, &st.params, 4);
-                write_graph(&mut w, &mut meta, &st.spec, graph, &st.vectors, &st.tids);
-                w.rewrite(META_BLKNO, |p| write_meta(p, &meta));
+                write_graph(
+                    &mut w,
+                    &mut meta,
+                    &st.spec,
+                    &tier,
+                    graph,
+                    &st.vectors,
+                    &st.tids,
+                );
             }
         }
+        w.rewrite(META_BLKNO, |p| write_meta(p, &meta));
         st.graph = None;
         drop(team); // ends the parallel context and frees its shared memory
         st.vectors = Vec::new();
@@ -372,20 +461,22 @@ fn write_graph(
     w: &mut BuildWriter,
     meta: &mut MetaTuple,
     spec: &Spec,
+    tier: &Tier,
     graph: &MemoryGraph,
     vectors: &[u8],
     heap: &[pg_sys::ItemPointerData],
 ) {
     let n = graph.len();
     let vb = spec.kind.vector_bytes(spec.dims);
-    let esize = element_tuple_size(spec.kind, spec.dims);
+    let esize = element_tuple_size(tier.code_bytes());
+    let first = w.next_block();
     let level = |i: usize| graph.level_of(i as u32).unwrap_or(0);
 
     // Pass 1: simulate PageAddItem (line pointer 4 bytes at pd_lower, MAXALIGN'd data below
     // pd_upper) to learn every tuple's (block, offset).
     let empty_upper = pg_sys::BLCKSZ as usize - maxalign(core::mem::size_of::<PageOpaque>());
     let header = core::mem::size_of::<pg_sys::PageHeaderData>();
-    let (mut blk, mut lower, mut upper, mut off) = (META_BLKNO + 1, header, empty_upper, 0u16);
+    let (mut blk, mut lower, mut upper, mut off) = (first, header, empty_upper, 0u16);
     let mut place = |size: usize| -> Tid {
         if lower + 4 > upper.saturating_sub(maxalign(size)) {
             blk += 1;
@@ -427,14 +518,15 @@ fn write_graph(
             encode_neighbors(l, spec.m, &lists)
         } else {
             let heaptid = Tid::from_item_pointer(&heap[i]);
-            let mut et = encode_element(l, &vectors[i * vb..(i + 1) * vb], &[heaptid]);
+            let code = tier.encode(&vectors[i * vb..(i + 1) * vb]);
+            let mut et = encode_element(l, tier.storage, &code, &[heaptid]);
             patch_neighbor_ptr(&mut et, nb_tid[i]);
             et
         }
     };
-    let last_blk = el_tid.last().map(|t| t.block()).unwrap_or(META_BLKNO + 1);
+    let last_blk = el_tid.last().map(|t| t.block()).unwrap_or(first);
     let mut k = 0;
-    for page_blk in (META_BLKNO + 1)..=last_blk {
+    for page_blk in first..=last_blk {
         w.append(|p| {
             let mut op = PageOpaque::new(PAGE_DATA);
             if page_blk < last_blk {
@@ -457,8 +549,90 @@ fn write_graph(
         meta.entry_off = t.off;
         meta.entry_level = ep.level;
     }
-    meta.first_data_blk = META_BLKNO + 1;
+    meta.first_data_blk = first;
     meta.insert_blk = last_blk;
+}
+
+/// The tier the index is written with: the spec's, its quantizer trained on rows sampled
+/// evenly from the build's rows. With too few rows to train on, the column's own precision
+/// (exact), with a NOTICE: a REINDEX after loading data trains the quantizer.
+fn train_tier(st: &BuildState) -> Tier {
+    let spec = &st.spec;
+    let plain = |storage| Tier::plain(storage, spec.kind, spec.metric, spec.dims);
+    if !spec.storage.trained() {
+        return plain(spec.storage);
+    }
+    let vb = spec.kind.vector_bytes(spec.dims);
+    let n = st.tids.len();
+    if n < codec::MIN_TRAIN_ROWS {
+        pgrx::ereport!(
+            NOTICE,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!(
+                "ruhnsw storage '{}' needs at least {} rows to train its codebook; the index stores full-precision vectors",
+                spec.storage.name(),
+                codec::MIN_TRAIN_ROWS
+            ),
+            "REINDEX after loading data to store the quantized tier."
+        );
+        return plain(Storage::native(spec.kind));
+    }
+    let take = n.min(codec::TRAIN_SAMPLE);
+    let sample: Vec<&[u8]> = (0..take)
+        .map(|j| {
+            let i = j * n / take;
+            &st.vectors[i * vb..(i + 1) * vb]
+        })
+        .collect();
+    match codec::train(
+        spec.storage,
+        spec.kind,
+        spec.metric,
+        spec.dims,
+        spec.pq_subvectors,
+        &sample,
+    ) {
+        Ok(codec) => Tier {
+            storage: spec.storage,
+            kind: spec.kind,
+            metric: spec.metric,
+            dims: spec.dims,
+            codec,
+        },
+        Err(e) => raise_with(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!(
+                "ruhnsw could not train its '{}' codebook: {e}",
+                spec.storage.name()
+            ),
+            None,
+            None,
+        ),
+    }
+}
+
+/// Append the codebook pages (one item each, chained) and point the meta tuple at them.
+fn write_codebook(w: &mut BuildWriter, meta: &mut MetaTuple, tier: &Tier) {
+    let bytes = codec::codebook_bytes(tier.storage, &tier.codec);
+    let chunk = MAX_ITEM;
+    let pieces: Vec<&[u8]> = bytes.chunks(chunk).collect();
+    let first = w.next_block();
+    for (i, piece) in pieces.iter().enumerate() {
+        w.append(|p| {
+            let mut op = PageOpaque::new(PAGE_CODEBOOK);
+            if i + 1 < pieces.len() {
+                op.next = first + i as u32 + 1;
+            }
+            p.init(op);
+            p.add_item(piece)
+                .expect("a codebook piece of MAX_ITEM bytes fits an empty page");
+        });
+    }
+    meta.codebook_blk = first;
+    meta.codebook_len = bytes.len() as u32;
+    // SAFETY: reads of process-global, always-initialised variables.
+    meta.codebook_stamp =
+        unsafe { (pg_sys::GetCurrentTimestamp() as u64) ^ ((pg_sys::MyProcPid as u64) << 44) } | 1;
 }
 
 fn patch_neighbor_ptr(element: &mut [u8], ntid: Tid) {

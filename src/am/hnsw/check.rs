@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use pgrx::pg_sys;
 
+use super::codec::{tier_of, Storage};
 use super::format::*;
 use super::store::read_tids;
 use super::value::storage_bytes;
@@ -57,15 +58,43 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
         });
         return rows;
     };
-    let meta_ok = meta.m >= 2 && meta.dims >= 1;
+    let storage = Storage::from_u8(meta.storage);
+    let meta_ok = meta.m >= 2 && meta.dims >= 1 && storage.is_some();
     rows.push(CheckRow {
         name: "meta",
         ok: meta_ok,
         detail: format!(
-            "format v{}, {:?} x {} dims, {:?}, m = {}, ef_construction = {}",
-            meta.version, kind, meta.dims, metric, meta.m, meta.ef_construction
+            "format v{}, {:?} x {} dims, {:?}, m = {}, ef_construction = {}, storage {}",
+            meta.version,
+            kind,
+            meta.dims,
+            metric,
+            meta.m,
+            meta.ef_construction,
+            storage.map_or("unknown", Storage::name)
         ),
     });
+    if !meta_ok {
+        return rows;
+    }
+    // SAFETY: the index is open; a damaged codebook raises XX001 with a REINDEX hint.
+    let tier = unsafe { tier_of(index, &meta) };
+    rows.push(CheckRow {
+        name: "codebook",
+        ok: true,
+        detail: if tier.storage.trained() {
+            format!(
+                "{} codebook of {} bytes in pages from block {}; codes of {} bytes",
+                tier.storage.name(),
+                meta.codebook_len,
+                meta.codebook_blk,
+                tier.code_bytes()
+            )
+        } else {
+            "none (full-precision storage)".into()
+        },
+    });
+    let mut wrong_tier = 0usize;
 
     // Pages and tuples.
     // SAFETY: the index is open.
@@ -92,6 +121,8 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
             Some(o) if o.page_id == PAGE_ID && o.page_type == PAGE_DATA => {
                 next_of.insert(blk, o.next);
             }
+            // Verified as a whole below, by parsing the codebook.
+            Some(o) if o.page_id == PAGE_ID && o.page_type == PAGE_CODEBOOK => continue,
             _ => {
                 bad_pages.push(blk);
                 continue;
@@ -105,6 +136,12 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
             match bytes.first() {
                 Some(&KIND_ELEMENT) | Some(&KIND_FREE) => {
                     if let Some(h) = read_struct::<ElementHeader>(bytes) {
+                        if h.kind == KIND_ELEMENT
+                            && (h.tier != meta.storage
+                                || bytes.len() != element_tuple_size(tier.code_bytes()))
+                        {
+                            wrong_tier += 1;
+                        }
                         elements.insert(
                             id,
                             Element {
@@ -144,12 +181,13 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
     let data_pages = next_of.len();
     rows.push(CheckRow {
         name: "pages",
-        ok: bad_pages.is_empty() && chain_len == data_pages,
+        ok: bad_pages.is_empty() && chain_len == data_pages && wrong_tier == 0,
         detail: format!(
-            "{} data pages, {} on the page chain, {} unused all-zero pages, {} not ruhnsw data pages{}",
+            "{} data pages, {} on the page chain, {} unused all-zero pages, {} elements not stored at the index's tier, {} not ruhnsw data pages{}",
             data_pages,
             chain_len,
             new_pages,
+            wrong_tier,
             bad_pages.len(),
             if bad_pages.is_empty() { String::new() } else { format!(" (first: block {})", bad_pages[0]) }
         ),

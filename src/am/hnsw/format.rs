@@ -1,14 +1,18 @@
-//! On-disk format of a `ruhnsw` index (format version 1).
+//! On-disk format of a `ruhnsw` index (format version 2).
 //!
 //! ```text
 //! block 0        meta page: one MetaTuple (item 1)
-//! block 1..n     data pages: ElementTuples and NeighborTuples, chained by PageOpaque.next
+//! codebook pages (trained storage tiers only): one item each, the serialised quantizer cut
+//!                into page-sized pieces, chained by PageOpaque.next from MetaTuple.codebook_blk
+//! data pages     ElementTuples and NeighborTuples, chained by PageOpaque.next from
+//!                MetaTuple.first_data_blk
 //!
 //! ElementTuple  (fixed size per index)
-//!   u8 kind = ELEMENT | FREE     u8 level     u8 deleted     u8 tier (storage kind of the vector)
+//!   u8 kind = ELEMENT | FREE     u8 level     u8 deleted     u8 tier (codec::Storage of the bytes)
 //!   u32 neighbor block           u16 neighbor offset          u16 number of heap TIDs in use
-//!   Tid heaptids[10]             -- identical vectors share one element (up to 10 rows)
-//!   vector bytes                 -- f32[dims] | f16[dims] | bits[ceil(dims/8)], per `tier`
+//!   Tid heaptids[10]             -- rows with identical stored bytes share one element (up to 10)
+//!   vector bytes                 -- per `tier`: f32[dims] | f16[dims] | bits | int8 / PQ /
+//!                                   binary code (see codec.rs)
 //!
 //! NeighborTuple (fixed size per level)
 //!   u8 kind = NEIGHBORS   u8 level   u16 0
@@ -21,6 +25,8 @@
 //! by a later insert, which bumps nothing else: scans that still hold the old id simply read
 //! the new element — a valid, if unhelpful, waypoint.
 //!
+//! Version 2 added the storage tier and the codebook chain to the meta tuple.
+//!
 //! All structs are `#[repr(C)]` with compile-time size checks; the meta page carries a magic
 //! number and a format version, and an index written by an unknown version is refused with a
 //! REINDEX hint.
@@ -30,7 +36,7 @@ use core::mem::size_of;
 use pgrx::pg_sys;
 
 pub const MAGIC: u32 = 0x5255_4857; // "RUHW"
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Identifies ruhnsw pages in the last 2 bytes of the special area (like btree's BTP_ID).
 pub const PAGE_ID: u16 = 0xFF97;
 pub const META_BLKNO: pg_sys::BlockNumber = 0;
@@ -42,6 +48,7 @@ pub const MAX_LEVEL: u8 = 16;
 
 pub const PAGE_META: u16 = 1;
 pub const PAGE_DATA: u16 = 2;
+pub const PAGE_CODEBOOK: u16 = 3;
 
 pub const KIND_ELEMENT: u8 = 1;
 pub const KIND_NEIGHBORS: u8 = 2;
@@ -135,7 +142,8 @@ pub struct MetaTuple {
     pub elem_kind: u8,
     pub metric: u8,
     pub entry_level: u8,
-    pub _pad: u8,
+    /// `codec::Storage` of every element.
+    pub storage: u8,
     /// Entry point element (InvalidBlockNumber when the index is empty).
     pub entry_blk: pg_sys::BlockNumber,
     pub entry_off: u16,
@@ -147,8 +155,14 @@ pub struct MetaTuple {
     /// Lowest block that may hold FREE element slots (set by VACUUM, advanced by inserts that
     /// find none); InvalidBlockNumber when there are none.
     pub free_hint_blk: pg_sys::BlockNumber,
+    /// First codebook page and the codebook's length in bytes (InvalidBlockNumber / 0 for
+    /// tiers without one).
+    pub codebook_blk: pg_sys::BlockNumber,
+    pub codebook_len: u32,
+    /// Distinguishes codebooks of successive builds (backends cache parsed codebooks by it).
+    pub codebook_stamp: u64,
 }
-const _: () = assert!(size_of::<MetaTuple>() == 40);
+const _: () = assert!(size_of::<MetaTuple>() == 56);
 
 /// A heap or index TID as stored on disk: PostgreSQL's ItemPointerData layout (6 bytes).
 #[repr(C)]
@@ -263,8 +277,8 @@ pub fn max_level(m: u16) -> u8 {
     (slots.saturating_sub(2)).min(MAX_LEVEL as usize) as u8
 }
 
-pub fn element_tuple_size(kind: ElemKind, dims: usize) -> usize {
-    ELEMENT_HEADER + kind.vector_bytes(dims)
+pub fn element_tuple_size(code_bytes: usize) -> usize {
+    ELEMENT_HEADER + code_bytes
 }
 
 pub fn neighbor_tuple_size(level: u8, m: u16) -> usize {
@@ -272,11 +286,13 @@ pub fn neighbor_tuple_size(level: u8, m: u16) -> usize {
 }
 
 /// Largest item that fits on an otherwise empty data page (PostgreSQL's page header, one line
-/// pointer, our special area; items are MAXALIGN'd).
-pub const MAX_ITEM: usize = pg_sys::BLCKSZ as usize
+/// pointer, our special area), rounded down to MAXALIGN: PageAddItem reserves the MAXALIGN'd
+/// size, so an unaligned maximum would not fit.
+pub const MAX_ITEM: usize = (pg_sys::BLCKSZ as usize
     - maxalign(size_of::<pg_sys::PageHeaderData>())
     - maxalign(size_of::<PageOpaque>())
-    - size_of::<pg_sys::ItemIdData>();
+    - size_of::<pg_sys::ItemIdData>())
+    & !7;
 
 pub const fn maxalign(n: usize) -> usize {
     (n + 7) & !7
@@ -329,13 +345,18 @@ mod tests {
     #[test]
     fn page_capacity() {
         // 2000-d f32 element (8072 bytes) fits a page on its own; neighbours go elsewhere.
-        assert!(element_tuple_size(ElemKind::F32, 2000) <= MAX_ITEM);
-        assert!(element_tuple_size(ElemKind::F16, 4000) <= MAX_ITEM);
-        assert!(element_tuple_size(ElemKind::F32, 2030) > MAX_ITEM);
+        assert!(element_tuple_size(ElemKind::F32.vector_bytes(2000)) <= MAX_ITEM);
+        assert!(element_tuple_size(ElemKind::F16.vector_bytes(4000)) <= MAX_ITEM);
+        assert!(element_tuple_size(ElemKind::F32.vector_bytes(2030)) > MAX_ITEM);
         for m in [2u16, 16, 48, 100] {
             assert!(neighbor_tuple_size(max_level(m), m) <= MAX_ITEM, "m={m}");
         }
         assert_eq!(max_level(16), MAX_LEVEL);
+        // PageAddItem's own arithmetic: line pointer below pd_upper minus the aligned item.
+        let upper = pg_sys::BLCKSZ as usize - maxalign(size_of::<PageOpaque>());
+        let lower = size_of::<pg_sys::PageHeaderData>() + size_of::<pg_sys::ItemIdData>();
+        assert!(lower <= upper - maxalign(MAX_ITEM));
+        assert!(lower > upper - maxalign(MAX_ITEM + 1));
         assert_eq!(max_level(100), 11);
     }
 }

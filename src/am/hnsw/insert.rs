@@ -79,7 +79,8 @@ pub unsafe extern "C-unwind" fn aminsert(
             return false;
         };
         let value = InsertValue {
-            vector: bytes,
+            vector: graph.tier.encode(&bytes),
+            native: bytes,
             heaptid: Tid::from_item_pointer(&*heap_tid),
         };
         insert_value(&mut graph, value, &meta.params());

@@ -16,12 +16,14 @@
 
 pub mod build;
 pub mod check;
+pub mod codec;
 pub mod cost;
 pub mod format;
 pub mod insert;
 pub mod options;
 pub mod parallel;
 pub mod place;
+pub mod rerank;
 pub mod scan;
 pub mod store;
 pub mod vacuum;

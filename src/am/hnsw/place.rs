@@ -8,6 +8,7 @@
 use pgrx::pg_sys;
 use ruvec_hnsw::Level;
 
+use super::codec::Storage;
 use super::format::*;
 use super::store::{corrupted, read_meta_tuple, FreeSlot, InsertValue, PageGraph};
 use crate::storage::{Locked, Mode, PageMut, WalRecord};
@@ -209,7 +210,7 @@ impl PageGraph {
         level: Level,
         lists: &[Vec<u64>],
     ) -> bool {
-        let mut element = encode_element(level, &value.vector, &[value.heaptid]);
+        let mut element = encode_element(level, self.tier.storage, &value.vector, &[value.heaptid]);
         let mut h: ElementHeader = read_struct(&element).expect("element header");
         h.neighbor_blk = ntid.block();
         h.neighbor_off = ntid.off;
@@ -326,12 +327,12 @@ pub fn write_layer(tuple: &mut [u8], layer: Level, m: u16, ids: &[u64]) {
 }
 
 /// Encode an element tuple (neighbour pointer filled in when placed).
-pub fn encode_element(level: Level, vector: &[u8], heaptids: &[Tid]) -> Vec<u8> {
+pub fn encode_element(level: Level, tier: Storage, vector: &[u8], heaptids: &[Tid]) -> Vec<u8> {
     let mut h = ElementHeader {
         kind: KIND_ELEMENT,
         level,
         deleted: 0,
-        tier: 0,
+        tier: tier as u8,
         neighbor_blk: pg_sys::InvalidBlockNumber,
         neighbor_off: 0,
         ntids: heaptids.len().min(HEAPTIDS) as u16,

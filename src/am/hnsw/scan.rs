@@ -3,8 +3,11 @@
 //! The graph search is crates/hnsw's resumable `Scan`: the first batch holds ef_search
 //! candidates; with `ruvec.iterative_scan` on, the executor can keep pulling (e.g. when a WHERE
 //! clause rejects rows) and the search continues until `ruvec.max_scan_tuples` elements were
-//! visited. Distances come from the stored full-precision vectors with the same kernels as the
-//! SQL operators, so the order is exact and the executor need not re-check it.
+//! visited. With full-precision storage the distances are the SQL operators' own, so the order
+//! is exact. With a quantized tier the search navigates on codes and the scan re-scores windows
+//! of `rerank` candidates with exact distances from the heap rows ([`super::rerank`]) and
+//! returns each window in exact order; with `LIMIT k <= rerank` the rows returned are exactly
+//! the best k of the candidates, in exact order. Either way the executor need not re-check.
 
 use core::ffi::c_void;
 
@@ -12,16 +15,43 @@ use pgrx::pg_sys;
 use pgrx::PgMemoryContexts;
 use ruvec_hnsw::{Scan, ScanMode, ScanParams};
 
+use super::codec::Query;
 use super::format::{Tid, KIND_ELEMENT};
-use super::store::{distance_bytes, PageGraph};
-use super::value;
+use super::rerank::{self, Column};
+use super::store::PageGraph;
+use super::{options, value};
 use crate::gucs::{self, IterativeScan};
 
 struct Active {
     graph: PageGraph,
     scan: Option<Scan<PageGraph>>,
-    /// Heap TIDs of the element being returned (an element holds up to 10 identical rows).
+    /// Heap TIDs to return next, last first (an element holds up to 10 rows; a rerank window
+    /// holds the window's rows in exact order).
     pending: Vec<Tid>,
+    /// Quantized tiers: the query in the column's own type and the rerank window size.
+    rerank: Option<(Query, usize)>,
+}
+
+/// Candidates to re-score exactly: `ruvec.rerank` when set (>= 0), else the index's `rerank`
+/// option, else the tier's default; 0 when the tier's distances are exact.
+///
+/// # Safety
+/// `index` must be an open ruhnsw index.
+unsafe fn rerank_window(index: pg_sys::Relation, graph: &PageGraph) -> usize {
+    if graph.tier.exact() {
+        return 0;
+    }
+    let guc = gucs::RERANK.get();
+    if guc >= 0 {
+        return guc as usize;
+    }
+    // SAFETY: forwarded.
+    let (o, _) = unsafe { options::get(index) };
+    if o.rerank > 0 {
+        o.rerank as usize
+    } else {
+        graph.tier.storage.default_rerank()
+    }
 }
 
 /// Lives in scan->opaque; dropped with the scan's memory context, emptied by amendscan.
@@ -49,6 +79,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
                 graph: PageGraph::open(index),
                 scan: None,
                 pending: Vec::new(),
+                rerank: None,
             }),
         };
         (*scan).opaque =
@@ -79,6 +110,7 @@ pub unsafe extern "C-unwind" fn amrescan(
         };
         active.pending.clear();
         active.scan = None;
+        active.rerank = None;
         if (*scan).numberOfOrderBys == 0 {
             return;
         }
@@ -87,14 +119,21 @@ pub unsafe extern "C-unwind" fn amrescan(
             return; // ORDER BY col <-> NULL: every distance is NULL; return nothing
         }
         let meta = active.graph.meta;
-        let query = value::query(meta.kind, meta.dims, key.sk_argument);
+        let exact = value::query(meta.kind, meta.dims, key.sk_argument);
+        let query = active.graph.tier.query(&exact);
+        let window = rerank_window((*scan).indexRelation, &active.graph);
+        if window > 0 && !(*scan).heapRelation.is_null() {
+            active.rerank = Some((exact, window));
+        }
+        rerank::count(|s| s.scans += 1);
         let mode = match gucs::ITERATIVE_SCAN.get() {
             IterativeScan::Off => ScanMode::Off,
             IterativeScan::RelaxedOrder => ScanMode::Relaxed,
             IterativeScan::StrictOrder => ScanMode::Strict,
         };
         let params = ScanParams {
-            ef_search: gucs::EF_SEARCH.get().max(1) as usize,
+            // The first batch must hold the first rerank window.
+            ef_search: (gucs::EF_SEARCH.get().max(1) as usize).max(window),
             max_scan_tuples: gucs::MAX_SCAN_TUPLES.get().max(1) as u64,
             mode,
         };
@@ -127,32 +166,81 @@ pub unsafe extern "C-unwind" fn amgettuple(
             }
             return true;
         }
-        let Some(s) = active.scan.as_mut() else {
+        if active.scan.is_none() {
             return false;
-        };
-        // The store raises errors itself; its error type is uninhabited.
-        let Ok(next) = s.next(&mut active.graph);
-        let Some(c) = next else {
+        }
+        if active.rerank.is_some() {
+            // SAFETY: forwarded from amgettuple.
+            if !unsafe { next_window(scan, active) } {
+                active.scan = None;
+                return false;
+            }
+            continue;
+        }
+        let Some(c) = next_candidate(active) else {
             active.scan = None;
             return false;
         };
-        // Re-read the element: VACUUM may have removed rows since the search saw it, or freed
-        // the slot and an insert reused it for another vector (then its distance differs from
-        // the one the search ordered by, and it is skipped rather than returned out of order).
-        let metric = active.graph.meta.metric;
-        let query = s.query();
-        let tids = active.graph.with_element(c.id, |h, v| {
-            if h.kind != KIND_ELEMENT
-                || h.deleted != 0
-                || distance_bytes(metric, query, v) != c.distance
-            {
-                Vec::new()
-            } else {
-                h.live_tids().to_vec()
-            }
-        });
-        active.pending.extend(tids.into_iter().rev());
+        active.pending.extend(c.into_iter().rev());
     }
+}
+
+/// The live heap TIDs of the search's next candidate (empty when it no longer qualifies), or
+/// None when the search is exhausted.
+fn next_candidate(active: &mut Active) -> Option<Vec<Tid>> {
+    let s = active.scan.as_mut()?;
+    // The store raises errors itself; its error type is uninhabited.
+    let Ok(next) = s.next(&mut active.graph);
+    let c = next?;
+    rerank::count(|st| st.navigated += 1);
+    // Re-read the element: VACUUM may have removed rows since the search saw it, or freed
+    // the slot and an insert reused it for another vector (then its distance differs from
+    // the one the search ordered by, and it is skipped rather than returned out of order).
+    let query = s.query();
+    let tier = &active.graph.tier;
+    Some(active.graph.with_element(c.id, |h, v| {
+        if h.kind != KIND_ELEMENT || h.deleted != 0 || tier.distance(query, v) != c.distance {
+            Vec::new()
+        } else {
+            h.live_tids().to_vec()
+        }
+    }))
+}
+
+/// Take the next `window` candidates, re-score their rows exactly and queue them in exact
+/// order. False when the search had no candidates left.
+///
+/// # Safety
+/// `scan` is the active scan whose state is `active`.
+unsafe fn next_window(scan: pg_sys::IndexScanDesc, active: &mut Active) -> bool {
+    let window = active.rerank.as_ref().map_or(0, |(_, w)| *w);
+    let mut tids = Vec::new();
+    let mut taken = 0;
+    while taken < window {
+        let Some(c) = next_candidate(active) else {
+            break;
+        };
+        tids.extend(c);
+        taken += 1;
+    }
+    if taken == 0 {
+        return false;
+    }
+    let meta = active.graph.meta;
+    let col = Column {
+        kind: meta.kind,
+        metric: meta.metric,
+        dims: meta.dims,
+    };
+    let (exact, _) = active.rerank.as_ref().expect("rerank on");
+    let mut scored = Vec::with_capacity(tids.len());
+    // SAFETY: forwarded.
+    unsafe { rerank::exact_distances(scan, col, exact, &tids, &mut scored) };
+    rerank::count(|st| st.reranked += tids.len() as u64);
+    // Farthest first: `pending` is popped from the end. Ties in TID order.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.to_id().cmp(&a.1.to_id())));
+    active.pending.extend(scored.into_iter().map(|(_, t)| t));
+    true
 }
 
 #[pgrx::pg_guard]

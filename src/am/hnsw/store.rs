@@ -7,27 +7,23 @@
 
 use core::convert::Infallible;
 
-use half::f16;
+use std::sync::Arc;
+
 use pgrx::{pg_sys, PgSqlErrorCode};
-use ruvec_distance as dist;
 use ruvec_hnsw::{EntryPoint, FxBuildHasher, GraphRead, GraphWrite, HashVisited, Level, Merge};
 use std::collections::HashMap;
 
+use super::codec::{tier_of, Query, Tier};
 use super::format::*;
 pub use super::place::{encode_element, encode_neighbors, read_tids, write_layer};
 use crate::error::raise_with;
 use crate::storage::{Locked, Mode, Pinned, WalRecord};
 
-/// A prepared query vector, in the index's element type.
-pub enum Query {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bit(Vec<u8>),
-}
-
-/// What an insert stores: the vector in storage format plus the heap row it points to.
+/// What an insert stores: the element bytes (the vector at the index's tier), the column
+/// value's own bytes (the insert's graph search uses them at full precision), the heap row.
 pub struct InsertValue {
     pub vector: Vec<u8>,
+    pub native: Vec<u8>,
     pub heaptid: Tid,
 }
 
@@ -39,6 +35,8 @@ pub struct Meta {
     pub ef_construction: u16,
     pub kind: ElemKind,
     pub metric: Metric,
+    /// Bytes of an element's stored vector (at the index's tier).
+    pub code_bytes: usize,
 }
 
 impl Meta {
@@ -49,7 +47,7 @@ impl Meta {
     }
 
     pub fn vector_bytes(&self) -> usize {
-        self.kind.vector_bytes(self.dims)
+        self.code_bytes
     }
 }
 
@@ -102,6 +100,8 @@ pub struct PageGraph {
     /// Slot picked by the next insert before its graph search (its level may be lowered to fit).
     pub reserved: Option<FreeSlot>,
     pub meta: Meta,
+    /// Storage tier: element bytes and navigation distances.
+    pub tier: Arc<Tier>,
     ticks: u32,
     /// The last `distance_between` left-hand element as a query (calls come in runs).
     cache: Option<(u64, Query)>,
@@ -131,17 +131,21 @@ impl PageGraph {
         else {
             corrupted("unknown element type or metric in the meta page")
         };
+        // SAFETY: forwarded.
+        let tier = unsafe { tier_of(rel, &t) };
         let meta = Meta {
             dims: t.dims as usize,
             m: t.m,
             ef_construction: t.ef_construction,
             kind,
             metric,
+            code_bytes: tier.code_bytes(),
         };
         PageGraph {
             rel,
             reserved: None,
             meta,
+            tier,
             ticks: 0,
             cache: None,
             elements: None,
@@ -209,21 +213,9 @@ impl PageGraph {
         })
     }
 
-    /// Convert a stored vector to a query (for distances between two elements).
+    /// A stored vector as a query (for distances between two elements).
     fn query_from_bytes(&self, v: &[u8]) -> Query {
-        match self.meta.kind {
-            ElemKind::F32 => Query::F32(
-                v.chunks_exact(4)
-                    .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            ),
-            ElemKind::F16 => Query::F16(
-                v.chunks_exact(2)
-                    .map(|c| f16::from_ne_bytes([c[0], c[1]]))
-                    .collect(),
-            ),
-            ElemKind::Bit => Query::Bit(v.to_vec()),
-        }
+        self.tier.element_query(v)
     }
 
     /// One WAL-logged in-place rewrite of an item; `edit` gets the current bytes and returns
@@ -286,67 +278,6 @@ impl PageGraph {
     }
 }
 
-/// View stored bytes as a slice of T when aligned, else copy (pages MAXALIGN items, so the
-/// copy is a fallback that never triggers for well-formed tuples).
-fn typed<T: Copy, const N: usize>(v: &[u8], conv: fn([u8; N]) -> T) -> std::borrow::Cow<'_, [T]> {
-    if (v.as_ptr() as usize) % core::mem::align_of::<T>() == 0 {
-        // SAFETY: aligned, length rounded down to whole elements, T is plain data.
-        std::borrow::Cow::Borrowed(unsafe {
-            core::slice::from_raw_parts(v.as_ptr() as *const T, v.len() / N)
-        })
-    } else {
-        std::borrow::Cow::Owned(
-            v.chunks_exact(N)
-                .map(|c| conv(c.try_into().unwrap()))
-                .collect(),
-        )
-    }
-}
-
-/// A query's values as stored bytes (the element layout), to measure between two queries.
-fn query_bytes(q: &Query) -> &[u8] {
-    match q {
-        // SAFETY: f32 and f16 are plain data without padding; u8 has alignment 1.
-        Query::F32(v) => unsafe {
-            core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 4)
-        },
-        // SAFETY: as above.
-        Query::F16(v) => unsafe {
-            core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 2)
-        },
-        Query::Bit(v) => v,
-    }
-}
-
-pub fn distance_bytes(metric: Metric, q: &Query, v: &[u8]) -> f32 {
-    match q {
-        Query::F32(q) => {
-            let x = typed::<f32, 4>(v, f32::from_ne_bytes);
-            match metric {
-                Metric::L2 => dist::l2_squared_f32(q, &x),
-                Metric::InnerProduct => -dist::dot_f32(q, &x),
-                Metric::Cosine => dist::cosine_distance_f32(q, &x) as f32,
-                Metric::L1 => dist::l1_f32(q, &x),
-                _ => f32::NAN,
-            }
-        }
-        Query::F16(q) => {
-            let x = typed::<f16, 2>(v, f16::from_ne_bytes);
-            match metric {
-                Metric::L2 => dist::l2_squared_f16(q, &x),
-                Metric::InnerProduct => -dist::dot_f16(q, &x),
-                Metric::Cosine => dist::cosine_distance_f16(q, &x) as f32,
-                Metric::L1 => dist::l1_f16(q, &x),
-                _ => f32::NAN,
-            }
-        }
-        Query::Bit(q) => match metric {
-            Metric::Jaccard => dist::jaccard_distance(q, v) as f32,
-            _ => dist::hamming(q, v) as f32,
-        },
-    }
-}
-
 impl PageGraph {
     /// One batch of [`GraphRead::visit_many`]: pin all pages and prefetch each element's line
     /// pointer, then (those have arrived by now) prefetch the element tuples, then read them
@@ -355,7 +286,6 @@ impl PageGraph {
     fn visit_chunk(
         &self,
         query: &Query,
-        metric: Metric,
         len: usize,
         tids: &[Tid],
         out: &mut Vec<ruvec_hnsw::Visit>,
@@ -385,7 +315,7 @@ impl PageGraph {
                 corrupted("short element tuple");
             }
             out.push(ruvec_hnsw::Visit {
-                distance: distance_bytes(metric, query, &bytes[ELEMENT_HEADER..len]),
+                distance: self.tier.distance(query, &bytes[ELEMENT_HEADER..len]),
                 level: h.level,
                 deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
             });
@@ -433,18 +363,16 @@ impl GraphRead for PageGraph {
     }
 
     fn distance(&mut self, query: &Query, id: u64) -> Result<f32, Infallible> {
-        let metric = self.meta.metric;
-        Ok(self.with_element(id, |_, v| distance_bytes(metric, query, v)))
+        Ok(self.with_element(id, |_, v| self.tier.distance(query, v)))
     }
 
     fn distance_between(&mut self, a: u64, b: u64) -> Result<f32, Infallible> {
-        let metric = self.meta.metric;
         if self.elements.is_some() {
             self.cached(a);
             self.cached(b);
             let map = self.elements.as_ref().expect("cache on");
             if let (Some(x), Some(y)) = (map.get(&a), map.get(&b)) {
-                return Ok(distance_bytes(metric, &x.query, query_bytes(&y.query)));
+                return Ok(self.tier.pair_distance(&x.query, &y.query));
             }
             // (only if the cache was just cleared for size between the two reads)
         }
@@ -452,15 +380,14 @@ impl GraphRead for PageGraph {
             let q = self.with_element(a, |_, v| self.query_from_bytes(v));
             self.cache = Some((a, q));
         }
-        let metric = self.meta.metric;
-        let (_, q) = self.cache.as_ref().expect("cached");
-        Ok(self.with_element(b, |_, v| distance_bytes(metric, q, v)))
+        let y = self.with_element(b, |_, v| self.query_from_bytes(v));
+        let (_, x) = self.cache.as_ref().expect("cached");
+        Ok(self.tier.pair_distance(x, &y))
     }
 
     fn visit(&mut self, query: &Query, id: u64) -> Result<ruvec_hnsw::Visit, Infallible> {
-        let metric = self.meta.metric;
         Ok(self.with_element(id, |h, v| ruvec_hnsw::Visit {
-            distance: distance_bytes(metric, query, v),
+            distance: self.tier.distance(query, v),
             level: h.level,
             deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
         }))
@@ -476,7 +403,6 @@ impl GraphRead for PageGraph {
         ids: &[u64],
         out: &mut Vec<ruvec_hnsw::Visit>,
     ) -> Result<(), Infallible> {
-        let metric = self.meta.metric;
         let len = ELEMENT_HEADER + self.meta.vector_bytes();
         // Batches of at most PINS: a backend tracks its first 8 pins in a small array and
         // any more in a hash table, which costs more than the prefetching saves.
@@ -484,7 +410,7 @@ impl GraphRead for PageGraph {
         for chunk in ids.chunks(PINS) {
             let tids: [Tid; PINS] =
                 core::array::from_fn(|i| chunk.get(i).map_or(Tid::INVALID, |&id| Tid::from_id(id)));
-            self.visit_chunk(query, metric, len, &tids[..chunk.len()], out);
+            self.visit_chunk(query, len, &tids[..chunk.len()], out);
         }
         Ok(())
     }
@@ -505,8 +431,11 @@ impl GraphRead for PageGraph {
 impl GraphWrite for PageGraph {
     type Value = InsertValue;
 
+    /// The new row's own value, at full precision: its neighbours are chosen by the best
+    /// distances available (the stored codes of the others, the exact new vector).
     fn query_for_value(&mut self, value: &InsertValue) -> Result<Query, Infallible> {
-        Ok(self.query_from_bytes(&value.vector))
+        let exact = self.tier.element_query_native(&value.native);
+        Ok(self.tier.query(&exact))
     }
 
     fn add_element(
@@ -532,7 +461,7 @@ impl GraphWrite for PageGraph {
                 return Ok(slot.element.to_id());
             }
         }
-        let mut element = encode_element(level, &value.vector, &[value.heaptid]);
+        let mut element = encode_element(level, self.tier.storage, &value.vector, &[value.heaptid]);
         let ntuple = encode_neighbors(level, self.meta.m, neighbors);
         Ok(self.place(&mut element, &ntuple).to_id())
     }

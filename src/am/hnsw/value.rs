@@ -4,8 +4,8 @@ use half::f16;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use ruvec_vector::VecError;
 
+use super::codec::Query;
 use super::format::{ElemKind, Metric};
-use super::store::Query;
 use crate::error::{raise, raise_with};
 use crate::types::datum::{BitArg, Dense};
 
@@ -95,20 +95,5 @@ pub unsafe fn query(kind: ElemKind, dims: usize, datum: pg_sys::Datum) -> Query 
 fn check_dims(index_dims: usize, got: usize) {
     if index_dims != got {
         raise(VecError::expected_dims(index_dims as i32, got));
-    }
-}
-
-/// Stored bytes as f32 values (for the in-memory build graph).
-pub fn bytes_to_f32(kind: ElemKind, v: &[u8]) -> Vec<f32> {
-    match kind {
-        ElemKind::F32 => v
-            .chunks_exact(4)
-            .map(|c| f32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        ElemKind::F16 => v
-            .chunks_exact(2)
-            .map(|c| f16::from_ne_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        ElemKind::Bit => Vec::new(),
     }
 }
