@@ -133,7 +133,7 @@ def query_setup(dsn: str, engine: eng.EngineSpec, schema: str, oid: int, ds: Dat
                 ef: int | None, cfg: Config) -> measure.QuerySetup:
     """Session settings and k-NN query of one engine at one ef_search value."""
     return measure.QuerySetup(dsn, oid, measure.session_settings(engine, ef, cfg.force_index),
-                              measure.knn_query(engine, schema, ds.metric, cfg.k))
+                              measure.knn_query(engine, schema, ds.metric, cfg.k, ds.dim, ef))
 
 
 def check_plans(setups: dict, engine: eng.EngineSpec, schema: str, ds: Dataset) -> str:
@@ -179,7 +179,7 @@ def load_and_build(conn: psycopg.Connection, engine: eng.EngineSpec, schema: str
     if engine.indexed:
         with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
             conn.execute("CHECKPOINT")
-        out["build_s"], out["notices"] = eng.build_index(conn, engine, schema, ds.metric, m=cfg.m,
+        out["build_s"], out["notices"] = eng.build_index(conn, engine, schema, ds.metric, ds.dim, m=cfg.m,
                                          ef_construction=cfg.ef_construction,
                                          maintenance_work_mem=cfg.maintenance_work_mem,
                                          parallel_workers=cfg.parallel_workers)

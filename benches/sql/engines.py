@@ -33,6 +33,11 @@ class EngineSpec:
     extension: str  # "ruvec" or "vector" (pgvector)
     method: str | None  # index access method; None = no index, sequential scan
     ef_guc: str | None  # GUC that sets the search-time candidate list size
+    storage: str | None = None  # ruvec: WITH (storage = ...) tier
+    # What is indexed and how the query reads it: "plain" (the vector column), "halfvec"
+    # (pgvector's halfvec expression index), "bq" (pgvector's binary_quantize expression index,
+    # ef_search candidates by Hamming distance re-ranked by the exact distance in SQL).
+    recipe: str = "plain"
 
     @property
     def indexed(self) -> bool:
@@ -41,7 +46,11 @@ class EngineSpec:
 
 ENGINES = {
     "ruvec": EngineSpec("ruvec", "ruvec", "ruhnsw", "ruvec.ef_search"),
+    **{f"ruvec-{t}": EngineSpec(f"ruvec-{t}", "ruvec", "ruhnsw", "ruvec.ef_search", storage=t)
+       for t in ("f16", "int8", "pq8", "pq4", "binary")},
     "pgvector": EngineSpec("pgvector", "vector", "hnsw", "hnsw.ef_search"),
+    "pgvector-halfvec": EngineSpec("pgvector-halfvec", "vector", "hnsw", "hnsw.ef_search", recipe="halfvec"),
+    "pgvector-bq": EngineSpec("pgvector-bq", "vector", "hnsw", "hnsw.ef_search", recipe="bq"),
     "exact": EngineSpec("exact", "ruvec", None, None),
     "exact-pgvector": EngineSpec("exact-pgvector", "vector", None, None),
 }
@@ -165,7 +174,18 @@ def check_access_method(conn: psycopg.Connection, engine: EngineSpec) -> None:
         raise EngineUnavailable(f'access method "{engine.method}" does not exist')
 
 
-def build_index(conn: psycopg.Connection, engine: EngineSpec, schema: str, metric: str, *,
+def indexed_expression(engine: EngineSpec, schema: str, metric: str, dim: int) -> sql.Composable:
+    """What the engine indexes, with its operator class."""
+    s = sql.Identifier(schema)
+    if engine.recipe == "halfvec":
+        opclass = METRIC_OPS[metric][1].replace("vector_", "halfvec_")
+        return sql.SQL("((v::{}.halfvec({})) {}.{})").format(s, sql.Literal(dim), s, sql.Identifier(opclass))
+    if engine.recipe == "bq":
+        return sql.SQL("(({}.binary_quantize(v)::bit({})) {}.bit_hamming_ops)").format(s, sql.Literal(dim), s)
+    return sql.SQL("(v {}.{})").format(s, sql.Identifier(METRIC_OPS[metric][1]))
+
+
+def build_index(conn: psycopg.Connection, engine: EngineSpec, schema: str, metric: str, dim: int, *,
                 m: int, ef_construction: int, maintenance_work_mem: str,
                 parallel_workers: int) -> tuple[float, list[str]]:
     """CREATE INDEX ... USING <method> (v <schema>.<opclass>) WITH (m, ef_construction).
@@ -176,10 +196,10 @@ def build_index(conn: psycopg.Connection, engine: EngineSpec, schema: str, metri
     """
     conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(maintenance_work_mem)))
     conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(parallel_workers)))
-    opclass = METRIC_OPS[metric][1]
-    stmt = sql.SQL("CREATE INDEX {} ON {} USING {} (v {}.{}) WITH (m = {}, ef_construction = {})").format(
+    storage = sql.SQL(", storage = {}").format(sql.Literal(engine.storage)) if engine.storage else sql.SQL("")
+    stmt = sql.SQL("CREATE INDEX {} ON {} USING {} {} WITH (m = {}, ef_construction = {}{})").format(
         sql.Identifier(index_name(engine)), qualified(table_name(engine)), sql.Identifier(engine.method),
-        sql.Identifier(schema), sql.Identifier(opclass), sql.Literal(m), sql.Literal(ef_construction))
+        indexed_expression(engine, schema, metric, dim), sql.Literal(m), sql.Literal(ef_construction), storage)
     notices: list[str] = []
 
     def collect(diag):

@@ -49,11 +49,27 @@ class QuerySetup:
     query: str  # SQL with one %s placeholder for the query vector
 
 
-def knn_query(engine: EngineSpec, schema: str, metric: str, k: int) -> str:
-    """`SELECT id FROM <table> ORDER BY v OPERATOR(<schema>.<op>) %s LIMIT k` as a string."""
+def knn_query(engine: EngineSpec, schema: str, metric: str, k: int, dim: int = 0,
+              ef: int | None = None) -> str:
+    """`SELECT id FROM <table> ORDER BY v OPERATOR(<schema>.<op>) %s LIMIT k` as a string, or the
+    engine's recipe: the halfvec expression, or pgvector's binary-quantize-and-rerank query
+    (ef candidates by Hamming distance on the index, re-ordered by the exact distance)."""
     op = METRIC_OPS[metric][0]
-    stmt = sql.SQL("SELECT id FROM {} ORDER BY v OPERATOR({}.{}) %s LIMIT {}").format(
-        sql.Identifier(TABLE_SCHEMA, table_name(engine)), sql.Identifier(schema), sql.SQL(op), sql.Literal(k))
+    table = sql.Identifier(TABLE_SCHEMA, table_name(engine))
+    s = sql.Identifier(schema)
+    if engine.recipe == "halfvec":
+        stmt = sql.SQL("SELECT id FROM {} ORDER BY v::{}.halfvec({}) OPERATOR({}.{}) %s::{}.halfvec({}) LIMIT {}").format(
+            table, s, sql.Literal(dim), s, sql.SQL(op), s, sql.Literal(dim), sql.Literal(k))
+    elif engine.recipe == "bq":
+        stmt = sql.SQL(
+            "SELECT c.id FROM (SELECT %s AS q) p, LATERAL (SELECT id, v FROM {} "
+            "ORDER BY {}.binary_quantize(v)::bit({}) OPERATOR({}.<~>) {}.binary_quantize(p.q)::bit({}) LIMIT {}) c "
+            "ORDER BY c.v OPERATOR({}.{}) p.q LIMIT {}").format(
+            table, s, sql.Literal(dim), s, s, sql.Literal(dim), sql.Literal(max(ef or k, k)),
+            s, sql.SQL(op), sql.Literal(k))
+    else:
+        stmt = sql.SQL("SELECT id FROM {} ORDER BY v OPERATOR({}.{}) %s LIMIT {}").format(
+            table, s, sql.SQL(op), sql.Literal(k))
     return stmt.as_string(None)
 
 

@@ -44,14 +44,20 @@ def summarise(run: dict) -> dict:
             "build_s": e.get("build_s"),
             "index_bytes": e.get("index_bytes"),
         }
-    rv, pg = per_engine.get("ruvec"), per_engine.get("pgvector")
-    ratios = None
-    if rv and pg:
-        ratios = {f"qps_{c}c": (rv["qps"][c] / pg["qps"][c] if rv["qps"][c] and pg["qps"][c] else None)
-                  for c in clients}
+    pg = per_engine.get("pgvector")
+
+    def ratios_of(rv):
+        out = {f"qps_{c}c": (rv["qps"][c] / pg["qps"][c] if rv["qps"][c] and pg["qps"][c] else None)
+               for c in clients}
         for key in ("build_s", "index_bytes"):
-            ratios[key] = rv[key] / pg[key] if rv[key] and pg[key] else None
-    return {"recall_target": target, "engines": per_engine, "ruvec_over_pgvector": ratios}
+            out[key] = rv[key] / pg[key] if rv[key] and pg[key] else None
+        return out
+
+    # every ruvec engine (plain and storage tiers) against pgvector's plain hnsw
+    all_ratios = {name: ratios_of(v) for name, v in per_engine.items()
+                  if name.startswith("ruvec") and pg} if pg else {}
+    return {"recall_target": target, "engines": per_engine,
+            "ruvec_over_pgvector": all_ratios.get("ruvec"), "over_pgvector": all_ratios}
 
 
 def _loadavg(values) -> str:
@@ -124,11 +130,13 @@ def summary_lines(run: dict) -> list[str]:
         lines.append(f"| {name} | {v['ef_search'] if v['ef_search'] is not None else reached} "
                      f"| {_fmt(v['recall'], 4)} | " + " | ".join(_fmt(v['qps'][c], 0) for c in clients)
                      + f" | {_fmt(v['build_s'], 2)} | {_mb(v['index_bytes'])} |")
-    r = s["ruvec_over_pgvector"]
-    if r:
-        parts = [f"QPS {c}c {_ratio(r[f'qps_{c}c'], 1.0)}" for c in clients]
-        parts += [f"build time {_ratio(r['build_s'], 1.0)}", f"index size {_ratio(r['index_bytes'], 1.0)}"]
-        lines += ["", "ruvec / pgvector: " + ", ".join(parts)]
+    ratios = s.get("over_pgvector") or ({"ruvec": s["ruvec_over_pgvector"]} if s.get("ruvec_over_pgvector") else {})
+    if ratios:
+        lines.append("")
+        for name, r in ratios.items():
+            parts = [f"QPS {c}c {_ratio(r[f'qps_{c}c'], 1.0)}" for c in clients]
+            parts += [f"build time {_ratio(r['build_s'], 1.0)}", f"index size {_ratio(r['index_bytes'], 1.0)}"]
+            lines.append(f"- {name} / pgvector: " + ", ".join(parts))
     else:
         lines += ["", "ruvec / pgvector: n/a (both engines must have run)"]
     return lines
