@@ -221,3 +221,39 @@ def test_wide_vectors_with_f16_storage(conn):
     q = conn.execute("SELECT v FROM wide WHERE id = 17").fetchone()[0]
     got = [r[0] for r in conn.execute("SELECT id FROM wide ORDER BY v <=> %s::vector LIMIT 1", (q,))]
     assert got == [17]
+
+
+# pq: sub-codes + centroid byte + f32 term; binary: 16 bytes of bits + 2 f32 + centroid byte
+CODE_BYTES_128 = {"f32": 512, "f16": 256, "int8": 128, "pq8": 32 + 5, "pq4": 16 + 5, "binary": 16 + 9}
+
+
+def test_index_stats_and_sizes(conn):
+    """ruvec.index_stats reports the tier, per-tier bytes (exactly the format's code size per
+    element), codebook and degree stats; index sizes follow from the format."""
+    table, base, queries, dist, opclass, op = fixture_table(conn, "sift5k")
+    sizes = {}
+    for tier, code in CODE_BYTES_128.items():
+        conn.execute(f"CREATE INDEX st_{tier} ON {table} USING ruhnsw (v {opclass}) WITH (storage = '{tier}')")
+        st = dict(conn.execute(f"SELECT stat, value FROM ruvec.index_stats('st_{tier}')").fetchall())
+        assert st[f"storage.{tier}"] == 1
+        assert st["code_bytes"] == code
+        assert st["elements.live"] == len(base) and st["heap_rows"] == len(base)
+        assert st[f"tier.{tier}.elements"] == len(base)
+        assert st[f"tier.{tier}.vector_bytes"] == len(base) * code
+        assert 16 <= st["degree.layer0.mean"] <= 32 and st["degree.layer0.max"] <= 32
+        assert (st["codebook_bytes"] > 0) == (tier not in ("f32", "f16"))
+        assert st["elements.deleted"] == 0 and st["elements.free"] == 0
+        total = conn.execute(f"SELECT pg_relation_size('st_{tier}')").fetchone()[0]
+        # graph + codes: everything but the codebook pages
+        sizes[tier] = total - int(st["pages.codebook"]) * 8192
+        conn.execute(f"DROP INDEX st_{tier}")
+    print("sift5k graph + codes (kB):", {t: s // 1024 for t, s in sizes.items()})
+    # Format v2 keeps a 72-byte element header and 6-byte neighbour slots, so on 128-d data the
+    # codes shrink graph + codes to these fractions of the f32 index (deterministic: seeded
+    # levels, fixed tuple sizes). The 0.25x target needs a compacter element format.
+    for tier, bound in {"f16": 0.68, "int8": 0.52, "pq8": 0.41, "pq4": 0.39, "binary": 0.40}.items():
+        assert sizes[tier] <= bound * sizes["f32"], (tier, bound, sizes[tier] / sizes["f32"])
+    import psycopg
+    with pytest.raises(psycopg.Error) as e:
+        conn.execute(f"SELECT * FROM ruvec.index_stats('{table}')")
+    assert e.value.sqlstate == "42809"

@@ -81,6 +81,10 @@ def session_settings(engine: EngineSpec, ef_search: int | None,
     settings = [("jit", "off"), ("max_parallel_workers_per_gather", "0")]
     if engine.ef_guc and ef_search is not None:
         settings.append((engine.ef_guc, str(ef_search)))
+        if engine.storage:
+            # quantized tiers: re-score every candidate of the first batch exactly (one knob
+            # to sweep, like the binary-quantize recipe's LIMIT)
+            settings.append(("ruvec.rerank", str(ef_search)))
     if engine.indexed and force_index:
         settings.append(("enable_seqscan", "off"))
     return tuple(settings)

@@ -15,6 +15,11 @@ CREATE FUNCTION ruvec.index_check(index regclass)
 	AS 'MODULE_PATHNAME', 'ruvec_index_check_wrapper' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION ruvec.index_check(regclass) IS 'verify a ruhnsw index: format, links, reachability, every live heap row indexed';
 
+CREATE FUNCTION ruvec.index_stats(index regclass)
+	RETURNS TABLE (stat text, value float8)
+	AS 'MODULE_PATHNAME', 'ruvec_index_stats_wrapper' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION ruvec.index_stats(regclass) IS 'what a ruhnsw index holds: storage tier, elements and bytes per tier, codebook size, degree per layer, deleted and free elements, pages';
+
 CREATE FUNCTION ruvec.scan_stats()
 	RETURNS TABLE (scans bigint, navigated bigint, reranked bigint)
 	AS 'MODULE_PATHNAME', 'ruvec_scan_stats_wrapper' LANGUAGE C STRICT VOLATILE;

@@ -24,6 +24,27 @@ fn ruvec_index_check(
         name!(detail, String),
     ),
 > {
+    require_ruhnsw(index);
+    // SAFETY: a ruhnsw index, checked above.
+    let rows = unsafe { crate::am::hnsw::check::check(index) };
+    TableIterator::new(
+        rows.into_iter()
+            .map(|r| (r.name.to_string(), r.ok, r.detail)),
+    )
+}
+
+/// `ruvec.index_stats(regclass)`: see `am::hnsw::stats`.
+#[pg_extern(sql = false)]
+fn ruvec_index_stats(
+    index: pg_sys::Oid,
+) -> TableIterator<'static, (name!(stat, String), name!(value, f64))> {
+    require_ruhnsw(index);
+    // SAFETY: a ruhnsw index, checked above.
+    TableIterator::new(unsafe { crate::am::hnsw::stats::stats(index) })
+}
+
+/// ERROR 42809 unless `index` is a ruhnsw index.
+fn require_ruhnsw(index: pg_sys::Oid) {
     let am = read_only_text(&format!(
         "SELECT a.amname::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = {}",
         index.to_u32()
@@ -38,12 +59,6 @@ fn ruvec_index_check(
             None,
         );
     }
-    // SAFETY: a ruhnsw index, checked above.
-    let rows = unsafe { crate::am::hnsw::check::check(index) };
-    TableIterator::new(
-        rows.into_iter()
-            .map(|r| (r.name.to_string(), r.ok, r.detail)),
-    )
 }
 
 /// `ruvec.scan_stats()`: this session's ruhnsw scan counters (see `am::hnsw::rerank`).

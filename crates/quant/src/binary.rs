@@ -1,38 +1,93 @@
-//! Binary codes with a learned centre and a random orthogonal rotation (after RaBitQ).
+//! Binary codes with learned centres and a random orthogonal rotation (after RaBitQ).
 //!
 //! Plain sign bits fail on data that is non-negative in every dimension (SIFT): every vector
-//! gets the same code. Subtracting the sample mean centres the data; a random rotation then
+//! gets the same code. Subtracting a centre first centres the data; a random rotation then
 //! spreads each vector's energy evenly over the dimensions so that the signs carry about the
-//! same information everywhere. A code is `d` sign bits of `y = R (v - c)` plus two floats:
-//! `‖v - c‖` and `⟨b̄, ŷ⟩` where `b̄ = sign(y)/√d` and `ŷ = y/‖y‖`. For a query the inner product
-//! `⟨ŷ, x⟩` with any rotated vector `x` is estimated as `⟨b̄, x⟩ / ⟨b̄, ŷ⟩` (RaBitQ's estimator),
-//! and distances follow from it.
+//! same information everywhere. The centre is the nearest of up to 256 k-means centroids
+//! ([`crate::coarse`]: on clustered data one global centre leaves the bits to tell clusters
+//! apart instead of neighbours). A code is `d` sign bits of `y = R (v − c_k)`, two floats
+//! `‖v − c_k‖` and `⟨b̄, ŷ⟩` (`b̄ = sign(y)/√d`, `ŷ = y/‖y‖`), and the byte `k`. For a query the
+//! inner product `⟨ŷ, x⟩` with a rotated vector `x` is estimated as `⟨b̄, x⟩ / ⟨b̄, ŷ⟩` (RaBitQ's
+//! estimator), with `x = R (q − c_k)` for L2 and `x = R q` for inner product.
+
+use std::cell::RefCell;
 
 use crate::bytes::{Reader, Writer};
+use crate::coarse::Coarse;
 use crate::{check_sample, check_vector, dot, Metric, QuantError, SplitMix64};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rbq {
     dims: usize,
-    centre: Vec<f32>,
+    coarse: Coarse,
     /// Row-major `dims × dims` orthogonal matrix.
     rotation: Vec<f32>,
+    /// `R c_k` for every coarse centroid, derived (not serialised).
+    rotated_centres: Vec<f32>,
 }
 
-/// A prepared query: rotated (and, for L2, centred) vector and its norm, plus `⟨c, q⟩` for
-/// inner product. The rotated values are also kept as 4-bit integers in bit planes
-/// (`x_i ≈ lo + delta · u_i`, plane j holding bit j of every `u_i`), so that the sum of the
-/// values where a code has a 1 bit is four AND + popcount passes over the code's words
-/// (RaBitQ's query quantization; the rounding error is far below the code's own).
+/// A rotated query vector as 4-bit integers in bit planes (`x_i ≈ lo + delta · u_i`, plane j
+/// holding bit j of every `u_i`), so that the sum of the values where a code has a 1 bit is
+/// four AND + popcount passes over the code's words (RaBitQ's query quantization; its rounding
+/// error is far below the code's own).
 #[derive(Clone, Debug)]
-pub struct RbqQuery {
-    metric: Metric,
+struct Planes {
     norm: f32,
-    centre_dot: f32,
     planes: [Vec<u64>; 4],
     lo: f32,
     delta: f32,
     sum: f32,
+}
+
+impl Planes {
+    fn new(x: &[f32]) -> Planes {
+        let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let delta = if hi > lo { (hi - lo) / 15.0 } else { 1.0 };
+        let words = x.len().div_ceil(64);
+        let mut planes: [Vec<u64>; 4] = core::array::from_fn(|_| vec![0u64; words]);
+        for (i, &v) in x.iter().enumerate() {
+            let u = ((v - lo) / delta).round().clamp(0.0, 15.0) as u32;
+            for (j, plane) in planes.iter_mut().enumerate() {
+                if u >> j & 1 == 1 {
+                    plane[i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        Planes {
+            norm: dot(x, x).sqrt(),
+            planes,
+            lo,
+            delta,
+            sum: x.iter().sum(),
+        }
+    }
+
+    /// `Σ ±x_i` (+ where the code's bit is 1) = `2 Σ_{bit=1} x_i − Σ x_i`.
+    #[inline]
+    fn signed_sum(&self, bits: &[u8]) -> f32 {
+        let (mut ones, mut weighted) = (0u32, 0u32);
+        for w in 0..self.planes[0].len() {
+            let b = word(bits, w);
+            ones += b.count_ones();
+            for (j, plane) in self.planes.iter().enumerate() {
+                weighted += (b & plane[w]).count_ones() << j;
+            }
+        }
+        2.0 * (self.lo * ones as f32 + self.delta * weighted as f32) - self.sum
+    }
+}
+
+/// A prepared query: `R q`, and per coarse centroid (computed when a code of that centroid is
+/// first met) the bit planes of `R (q − c_k)` (L2) or `⟨c_k, q⟩` (inner product).
+#[derive(Clone, Debug)]
+pub struct RbqQuery {
+    metric: Metric,
+    rotated: Vec<f32>,
+    /// L2: slot k for centroid k; inner product: slot 0 holds `R q`'s planes.
+    planes: RefCell<Vec<Option<Planes>>>,
+    /// Inner product: `⟨c_k, q⟩`, NaN until needed.
+    centre_dot: RefCell<Vec<f32>>,
 }
 
 /// The code's sign bits as little-endian u64 words (the last one zero-padded).
@@ -49,30 +104,43 @@ fn word(bits: &[u8], w: usize) -> u64 {
 }
 
 impl Rbq {
-    /// Learn the centre from `sample` and draw the rotation from `seed`.
+    /// Learn the coarse centres from `sample` and draw the rotation from `seed`.
     pub fn train(sample: &[f32], dims: usize, seed: u64) -> Result<Rbq, QuantError> {
-        let n = check_sample(sample, dims)?;
-        let mut centre = vec![0f64; dims];
-        for row in sample.chunks_exact(dims) {
-            for (c, &x) in centre.iter_mut().zip(row) {
-                *c += f64::from(x);
-            }
-        }
-        let centre = centre.iter().map(|&c| (c / n as f64) as f32).collect();
-        Ok(Rbq {
+        check_sample(sample, dims)?;
+        let coarse = Coarse::train(sample, dims, seed)?;
+        Ok(Rbq::assemble(coarse, random_rotation(dims, seed)))
+    }
+
+    fn assemble(coarse: Coarse, rotation: Vec<f32>) -> Rbq {
+        let dims = coarse.dims;
+        let rotated_centres = coarse
+            .centroids
+            .chunks_exact(dims)
+            .flat_map(|c| rotation.chunks_exact(dims).map(|r| dot(r, c)).collect::<Vec<_>>())
+            .collect();
+        Rbq {
             dims,
-            centre,
-            rotation: random_rotation(dims, seed),
-        })
+            coarse,
+            rotation,
+            rotated_centres,
+        }
     }
 
     pub fn dims(&self) -> usize {
         self.dims
     }
 
-    /// Bytes per code: the sign bits plus two f32 factors.
+    pub fn coarse_centroids(&self) -> usize {
+        self.coarse.k()
+    }
+
+    fn bits_bytes(&self) -> usize {
+        self.dims.div_ceil(8)
+    }
+
+    /// Bytes per code: the sign bits, two f32 factors, the coarse centroid's byte.
     pub fn code_bytes(&self) -> usize {
-        self.dims.div_ceil(8) + 8
+        self.bits_bytes() + 9
     }
 
     fn rotate(&self, v: &[f32]) -> Vec<f32> {
@@ -82,9 +150,22 @@ impl Rbq {
             .collect()
     }
 
+    fn rotated_centre(&self, k: usize) -> &[f32] {
+        &self.rotated_centres[k * self.dims..(k + 1) * self.dims]
+    }
+
+    /// (norm, factor, centroid) of a code.
+    fn header(&self, code: &[u8]) -> (f32, f32, usize) {
+        let at = self.bits_bytes();
+        let norm = f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
+        let factor = f32::from_le_bytes(code[at + 4..at + 8].try_into().expect("4 bytes"));
+        let k = (code[at + 8] as usize).min(self.coarse.k() - 1);
+        (norm, factor, k)
+    }
+
     pub fn encode(&self, v: &[f32]) -> Result<Vec<u8>, QuantError> {
         check_vector(v, self.dims)?;
-        let centred: Vec<f32> = v.iter().zip(&self.centre).map(|(x, c)| x - c).collect();
+        let (k, centred) = self.coarse.residual(v);
         let y = self.rotate(&centred);
         let norm = dot(&y, &y).sqrt();
         let l1: f32 = y.iter().map(|x| x.abs()).sum();
@@ -100,48 +181,38 @@ impl Rbq {
                 out[i / 8] |= 1 << (i % 8);
             }
         }
-        let at = self.dims.div_ceil(8);
+        let at = self.bits_bytes();
         out[at..at + 4].copy_from_slice(&norm.to_le_bytes());
         out[at + 4..at + 8].copy_from_slice(&factor.to_le_bytes());
+        out[at + 8] = k as u8;
         Ok(out)
     }
 
-    /// `dims`, the centre, then the rotation row by row.
+    /// `dims`, the rotation row by row, then the coarse centres.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.u32(self.dims as u32)
-            .f32s(&self.centre)
-            .f32s(&self.rotation);
+        w.u32(self.dims as u32).f32s(&self.rotation);
+        self.coarse.write(&mut w);
         w.0
     }
 
     pub fn from_bytes(b: &[u8]) -> Result<Rbq, QuantError> {
         let mut r = Reader::new(b);
         let dims = r.count()?;
-        let centre = r.f32s(dims)?;
         let rotation = r.f32s(dims * dims)?;
+        let coarse = Coarse::read(&mut r, dims)?;
         r.end()?;
-        Ok(Rbq {
-            dims,
-            centre,
-            rotation,
-        })
+        Ok(Rbq::assemble(coarse, rotation))
     }
 
-    /// The vector a code stands for, approximately: the centre plus the code's norm along the
-    /// un-rotated sign vector (`c + ‖v − c‖ Rᵀ b̄`). Used where two stored vectors are compared
-    /// with each other (graph maintenance), never for a query's final order.
+    /// The vector a code stands for, approximately: its centre plus the code's norm along the
+    /// un-rotated sign vector (`c_k + ‖v − c_k‖ Rᵀ b̄`).
     pub fn decode(&self, code: &[u8]) -> Vec<f32> {
-        let at = self.dims.div_ceil(8);
-        let norm = f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
+        let (norm, _, k) = self.header(code);
         let unit = norm / (self.dims as f32).sqrt();
-        let mut out = self.centre.clone();
+        let mut out = self.coarse.centroid(k).to_vec();
         for (i, row) in self.rotation.chunks_exact(self.dims).enumerate() {
-            let s = if code[i / 8] >> (i % 8) & 1 == 1 {
-                unit
-            } else {
-                -unit
-            };
+            let s = if code[i / 8] >> (i % 8) & 1 == 1 { unit } else { -unit };
             for (o, &r) in out.iter_mut().zip(row) {
                 *o += s * r;
             }
@@ -149,65 +220,70 @@ impl Rbq {
         out
     }
 
+    /// [`Rbq::decode`] in rotated coordinates, `R c_k + ‖v − c_k‖ b̄`: O(dims) instead of a
+    /// matrix product. The rotation is orthogonal, so distances and inner products between two
+    /// such vectors equal those between the decoded vectors; only compare them with each other.
+    pub fn decode_rotated(&self, code: &[u8]) -> Vec<f32> {
+        let (norm, _, k) = self.header(code);
+        let unit = norm / (self.dims as f32).sqrt();
+        self.rotated_centre(k)
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| if code[i / 8] >> (i % 8) & 1 == 1 { c + unit } else { c - unit })
+            .collect()
+    }
+
     pub fn query(&self, metric: Metric, q: &[f32]) -> Result<RbqQuery, QuantError> {
         check_vector(q, self.dims)?;
-        let (rotated, centre_dot) = match metric {
-            Metric::L2 => {
-                let centred: Vec<f32> = q.iter().zip(&self.centre).map(|(x, c)| x - c).collect();
-                (self.rotate(&centred), 0.0)
-            }
-            Metric::InnerProduct => (self.rotate(q), dot(&self.centre, q)),
-        };
-        let norm = dot(&rotated, &rotated).sqrt();
-        let lo = rotated.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = rotated.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let delta = if hi > lo { (hi - lo) / 15.0 } else { 1.0 };
-        let words = self.dims.div_ceil(64);
-        let mut planes: [Vec<u64>; 4] = core::array::from_fn(|_| vec![0u64; words]);
-        for (i, &x) in rotated.iter().enumerate() {
-            let u = ((x - lo) / delta).round().clamp(0.0, 15.0) as u32;
-            for (j, plane) in planes.iter_mut().enumerate() {
-                if u >> j & 1 == 1 {
-                    plane[i / 64] |= 1 << (i % 64);
-                }
-            }
-        }
+        let k = self.coarse.k();
         Ok(RbqQuery {
             metric,
-            sum: rotated.iter().sum(),
-            norm,
-            centre_dot,
-            planes,
-            lo,
-            delta,
+            rotated: self.rotate(q),
+            planes: RefCell::new(vec![None; k]),
+            centre_dot: RefCell::new(vec![f32::NAN; k]),
         })
+    }
+
+    /// Run `f` on the planes of slot `slot`, computing them first if needed.
+    fn with_planes<R>(&self, q: &RbqQuery, slot: usize, f: impl FnOnce(&Planes) -> R) -> R {
+        if q.planes.borrow()[slot].is_none() {
+            let p = match q.metric {
+                Metric::L2 => {
+                    let z: Vec<f32> = q
+                        .rotated
+                        .iter()
+                        .zip(self.rotated_centre(slot))
+                        .map(|(a, b)| a - b)
+                        .collect();
+                    Planes::new(&z)
+                }
+                Metric::InnerProduct => Planes::new(&q.rotated),
+            };
+            q.planes.borrow_mut()[slot] = Some(p);
+        }
+        f(q.planes.borrow()[slot].as_ref().expect("computed above"))
     }
 
     /// Estimated distance from the query to the vector coded `code`.
     pub fn distance(&self, q: &RbqQuery, code: &[u8]) -> f32 {
-        let at = self.dims.div_ceil(8);
-        let norm = f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
-        let factor = f32::from_le_bytes(code[at + 4..at + 8].try_into().expect("4 bytes"));
-        // ⟨b̄, x⟩ for the rotated query x: signed sum over the bits, / √d. With ones = the sum
-        // of x_i where the bit is 1: Σ ±x_i = 2 ones − Σ x_i, and ones ≈ lo · popcount(b) +
-        // delta · Σ_j 2^j popcount(b & plane_j).
-        let bits = &code[..at];
-        let (mut ones, mut weighted) = (0u32, 0u32);
-        for w in 0..q.planes[0].len() {
-            let b = word(bits, w);
-            ones += b.count_ones();
-            for (j, plane) in q.planes.iter().enumerate() {
-                weighted += (b & plane[w]).count_ones() << j;
-            }
-        }
-        let sum_ones = q.lo * ones as f32 + q.delta * weighted as f32;
-        let s = 2.0 * sum_ones - q.sum;
-        let est = s / (self.dims as f32).sqrt() / factor; // ≈ ⟨ŷ, x⟩
+        let (norm, factor, k) = self.header(code);
+        let bits = &code[..self.bits_bytes()];
+        let scale = (self.dims as f32).sqrt() * factor;
         match q.metric {
             // ‖o − q‖² = ‖o−c‖² + ‖q−c‖² − 2 ‖o−c‖ ⟨ŷ, R(q−c)⟩
-            Metric::L2 => norm * norm + q.norm * q.norm - 2.0 * norm * est,
+            Metric::L2 => self.with_planes(q, k, |p| {
+                let est = p.signed_sum(bits) / scale;
+                norm * norm + p.norm * p.norm - 2.0 * norm * est
+            }),
             // ⟨o, q⟩ = ‖o−c‖ ⟨ŷ, R q⟩ + ⟨c, q⟩
-            Metric::InnerProduct => -(norm * est + q.centre_dot),
+            Metric::InnerProduct => {
+                let est = self.with_planes(q, 0, |p| p.signed_sum(bits) / scale);
+                let mut cd = q.centre_dot.borrow_mut();
+                if cd[k].is_nan() {
+                    cd[k] = dot(self.rotated_centre(k), &q.rotated);
+                }
+                -(norm * est + cd[k])
+            }
         }
     }
 }

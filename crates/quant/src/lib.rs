@@ -15,6 +15,7 @@
 
 mod binary;
 mod bytes;
+mod coarse;
 mod kmeans;
 mod pq;
 mod rng;

@@ -5,10 +5,18 @@
 //! (asymmetric distance computation, ADC). With 16 centroids a table is 16 entries: the shape
 //! fast-scan kernels keep in one SIMD register (the quantized u8 tables of
 //! [`PqTable::quantized`]).
+//!
+//! What is product-quantized is the residual of the vector against the nearest of up to 256
+//! coarse centroids ([`crate::coarse`]); a code is `[sub-codes][centroid byte][f32 term]`. With
+//! `r̂` the decoded residual of a vector coded against centroid `c`:
+//! `‖q − c − r̂‖² = ‖q − c‖² − 2⟨q, r̂⟩ + (2⟨c, r̂⟩ + ‖r̂‖²)` — one distance per centroid per query,
+//! inner-product tables over the residual codebooks, and the bracket stored in the code;
+//! `−⟨q, c + r̂⟩ = −⟨q, c⟩ − ⟨q, r̂⟩` likewise.
 
 use rayon::prelude::*;
 
 use crate::bytes::{Reader, Writer};
+use crate::coarse::Coarse;
 use crate::kmeans::{kmeans, nearest_centroid};
 use crate::{check_sample, check_vector, dot, l2sq, Metric, QuantError};
 
@@ -36,15 +44,20 @@ pub struct Pq {
     bounds: Vec<usize>,
     /// Per subvector j: `ksub` centroids of its width, concatenated.
     codebooks: Vec<Vec<f32>>,
+    coarse: Coarse,
 }
 
-/// A query's lookup tables: `m × ksub` distances (partial sums of the metric).
+/// A query's lookup tables: `m × ksub` entries of `−w⟨q_j, centroid⟩` (w = 2 for L2, 1 for
+/// inner product) and the query's distance to every coarse centroid.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PqTable {
     ksub: usize,
     bits: PqBits,
     metric: Metric,
     values: Vec<f32>,
+    coarse: Vec<f32>,
+    /// Bytes of the sub-codes (the centroid byte and the term follow).
+    sub_bytes: usize,
 }
 
 impl Pq {
@@ -64,11 +77,16 @@ impl Pq {
             ));
         }
         let bounds: Vec<usize> = (0..=m).map(|j| j * dims / m).collect();
+        let coarse = Coarse::train(sample, dims, seed)?;
+        let residuals: Vec<f32> = sample
+            .par_chunks_exact(dims)
+            .flat_map_iter(|r| coarse.residual(r).1)
+            .collect();
         let codebooks = (0..m)
             .into_par_iter()
             .map(|j| {
                 let (a, b) = (bounds[j], bounds[j + 1]);
-                let sub: Vec<f32> = sample
+                let sub: Vec<f32> = residuals
                     .chunks_exact(dims)
                     .flat_map(|r| r[a..b].iter().copied())
                     .collect();
@@ -86,6 +104,7 @@ impl Pq {
             bits,
             bounds,
             codebooks,
+            coarse,
         })
     }
 
@@ -101,17 +120,26 @@ impl Pq {
         self.bits
     }
 
-    /// Bytes per code.
-    pub fn code_bytes(&self) -> usize {
+    fn sub_bytes(&self) -> usize {
         match self.bits {
             PqBits::Eight => self.subvectors(),
             PqBits::Four => self.subvectors().div_ceil(2),
         }
     }
 
-    /// Bytes of all codebooks (f32 centroids).
+    /// Bytes per code: the sub-codes, the coarse centroid's byte, the f32 term.
+    pub fn code_bytes(&self) -> usize {
+        self.sub_bytes() + 5
+    }
+
+    /// Coarse centroids the residuals are taken against.
+    pub fn coarse_centroids(&self) -> usize {
+        self.coarse.k()
+    }
+
+    /// Bytes of all codebooks (f32 centroids, coarse ones included).
     pub fn codebook_bytes(&self) -> usize {
-        self.codebooks.iter().map(|c| c.len() * 4).sum()
+        self.codebooks.iter().map(|c| c.len() * 4).sum::<usize>() + self.coarse.centroids.len() * 4
     }
 
     fn width(&self, j: usize) -> usize {
@@ -120,12 +148,18 @@ impl Pq {
 
     pub fn encode(&self, v: &[f32]) -> Result<Vec<u8>, QuantError> {
         check_vector(v, self.dims)?;
+        let (k, r) = self.coarse.residual(v);
         let mut out = vec![0u8; self.code_bytes()];
         for j in 0..self.subvectors() {
             let (a, b) = (self.bounds[j], self.bounds[j + 1]);
-            let (c, _) = nearest_centroid(&v[a..b], &self.codebooks[j], b - a);
+            let (c, _) = nearest_centroid(&r[a..b], &self.codebooks[j], b - a);
             self.set(&mut out, j, c as u8);
         }
+        let sb = self.sub_bytes();
+        out[sb] = k as u8;
+        let rhat = self.decode_residual(&out);
+        let term = 2.0 * dot(self.coarse.centroid(k), &rhat) + dot(&rhat, &rhat);
+        out[sb + 1..sb + 5].copy_from_slice(&term.to_le_bytes());
         Ok(out)
     }
 
@@ -159,6 +193,7 @@ impl Pq {
         for c in &self.codebooks {
             w.f32s(c);
         }
+        self.coarse.write(&mut w);
         w.0
     }
 
@@ -178,17 +213,19 @@ impl Pq {
         let codebooks = (0..m)
             .map(|j| r.f32s(bits.centroids() * (bounds[j + 1] - bounds[j])))
             .collect::<Result<Vec<_>, _>>()?;
+        let coarse = Coarse::read(&mut r, dims)?;
         r.end()?;
         Ok(Pq {
             dims,
             bits,
             bounds,
             codebooks,
+            coarse,
         })
     }
 
     /// The centroids a code stands for, concatenated.
-    pub fn decode(&self, code: &[u8]) -> Vec<f32> {
+    fn decode_residual(&self, code: &[u8]) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.dims);
         for j in 0..self.subvectors() {
             let w = self.width(j);
@@ -198,26 +235,48 @@ impl Pq {
         out
     }
 
+    /// The vector a code stands for: its coarse centroid plus the decoded residual.
+    pub fn decode(&self, code: &[u8]) -> Vec<f32> {
+        let k = (code[self.sub_bytes()] as usize).min(self.coarse.k() - 1);
+        let mut out = self.decode_residual(code);
+        for (o, c) in out.iter_mut().zip(self.coarse.centroid(k)) {
+            *o += c;
+        }
+        out
+    }
+
     /// The lookup tables of `query`.
     pub fn table(&self, metric: Metric, query: &[f32]) -> Result<PqTable, QuantError> {
         check_vector(query, self.dims)?;
         let ksub = self.bits.centroids();
+        let w = match metric {
+            Metric::L2 => 2.0,
+            Metric::InnerProduct => 1.0,
+        };
         let mut values = Vec::with_capacity(self.subvectors() * ksub);
         for j in 0..self.subvectors() {
             let (a, b) = (self.bounds[j], self.bounds[j + 1]);
             let q = &query[a..b];
             for cent in self.codebooks[j].chunks_exact(b - a) {
-                values.push(match metric {
-                    Metric::L2 => l2sq(q, cent),
-                    Metric::InnerProduct => -dot(q, cent),
-                });
+                values.push(-w * dot(q, cent));
             }
         }
+        let coarse = self
+            .coarse
+            .centroids
+            .chunks_exact(self.dims)
+            .map(|c| match metric {
+                Metric::L2 => l2sq(query, c),
+                Metric::InnerProduct => -dot(query, c),
+            })
+            .collect();
         Ok(PqTable {
             ksub,
             bits: self.bits,
             metric,
             values,
+            coarse,
+            sub_bytes: self.sub_bytes(),
         })
     }
 }
@@ -227,9 +286,22 @@ impl PqTable {
         self.metric
     }
 
-    /// Estimated distance of the vector coded `code` (sum of one table entry per subvector).
+    /// Estimated distance of the vector coded `code`: its coarse centroid's distance plus one
+    /// table entry per subvector (plus the code's term, for L2).
     #[inline]
     pub fn distance(&self, code: &[u8]) -> f32 {
+        let sb = self.sub_bytes;
+        let k = (code[sb] as usize).min(self.coarse.len() - 1);
+        let mut acc = self.coarse[k] + self.table_sum(code);
+        if self.metric == Metric::L2 {
+            acc += f32::from_le_bytes(code[sb + 1..sb + 5].try_into().expect("4 bytes"));
+        }
+        acc
+    }
+
+    /// Sum of one table entry per subvector (the part [`PqTable::quantized`] approximates).
+    #[inline]
+    pub fn table_sum(&self, code: &[u8]) -> f32 {
         let m = self.values.len() / self.ksub;
         let mut acc = 0.0f32;
         match self.bits {
@@ -250,8 +322,8 @@ impl PqTable {
 
     /// The tables as u8 (fast-scan form): per subvector `value ≈ bias_j + q * scale`, with one
     /// `scale` for all tables so the u8 sums of a code compare like the f32 sums. Returns
-    /// `(tables, scale, bias)` where `bias` is the sum of the per-table minima; an estimate is
-    /// `bias + scale * Σ tables[j][code_j]`.
+    /// `(tables, scale, bias)` where `bias` is the sum of the per-table minima;
+    /// `bias + scale * Σ tables[j][code_j]` estimates [`PqTable::table_sum`].
     pub fn quantized(&self) -> (Vec<u8>, f32, f32) {
         let mins: Vec<f32> = self
             .values

@@ -85,16 +85,16 @@ fn code_sizes_follow_the_format() {
         Pq::train(&s, 128, 32, PqBits::Eight, 2, 1)
             .unwrap()
             .code_bytes(),
-        32
+        32 + 5
     );
     assert_eq!(
         Pq::train(&s, 128, 32, PqBits::Four, 2, 1)
             .unwrap()
             .code_bytes(),
-        16
+        16 + 5
     );
-    // 128 sign bits + norm + factor: 24 bytes, 1/21 of the 512-byte f32 vector.
-    assert_eq!(Rbq::train(&s, 128, 1).unwrap().code_bytes(), 24);
+    // 128 sign bits + norm + factor + coarse centroid: 25 bytes, 1/20 of the f32 vector.
+    assert_eq!(Rbq::train(&s, 128, 1).unwrap().code_bytes(), 25);
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn quantized_tables_preserve_order_roughly() {
                     })
                     .sum::<f32>();
         // 16 tables, each rounded to half a step.
-        assert!((approx - t.distance(&code)).abs() <= 16.0 * scale * 0.5 + 1e-3);
+        assert!((approx - t.table_sum(&code)).abs() <= 16.0 * scale * 0.5 + 1e-3);
     }
 }
 
@@ -159,5 +159,13 @@ proptest! {
         let code = rb.encode(&v).unwrap();
         let again = rb.encode(&rb.decode(&code)).unwrap();
         prop_assert_eq!(&again[..2], &code[..2]);
+        // Rotated decoding preserves distances between decoded vectors.
+        let w: Vec<f32> = v.iter().map(|x| x * 0.5 + 3.0).collect();
+        let code2 = rb.encode(&w).unwrap();
+        let (a, b) = (rb.decode(&code), rb.decode(&code2));
+        let (ra, rb2) = (rb.decode_rotated(&code), rb.decode_rotated(&code2));
+        let d: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+        let dr: f32 = ra.iter().zip(&rb2).map(|(x, y)| (x - y) * (x - y)).sum();
+        prop_assert!((d - dr).abs() <= 1e-3 * d.max(1.0), "{} vs {}", d, dr);
     }
 }

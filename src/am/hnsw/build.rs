@@ -10,6 +10,7 @@
 use core::ffi::c_void;
 
 use pgrx::{pg_sys, PgSqlErrorCode};
+use rayon::prelude::*;
 use ruvec_hnsw::{
     batch_size, random_level, ElementType, HnswParams, Level, MemoryGraph, SharedLayout,
     SplitMix64, SERIAL_PREFIX,
@@ -174,8 +175,10 @@ fn check_storage(
         Storage::F32 => room / 4,
         Storage::F16 => room / 2,
         Storage::Int8 => room,
-        // a code is at most one byte per dimension (pq_subvectors <= dims)
-        Storage::Pq8 | Storage::Pq4 => room,
+        // pq8 codes one byte per subvector: only an explicit pq_subvectors can overflow a
+        // page (the default dims / 4 stays under it up to the types' 16,000 dimensions)
+        Storage::Pq8 if pq_subvectors as usize > room => pq_subvectors as usize - 1,
+        Storage::Pq8 | Storage::Pq4 => usize::MAX,
         Storage::Binary => MAX_BINARY_DIMS,
     };
     if dims > max {
@@ -470,6 +473,31 @@ fn write_graph(
     let vb = spec.kind.vector_bytes(spec.dims);
     let esize = element_tuple_size(tier.code_bytes());
     let first = w.next_block();
+    // Every row's code up front, on rayon threads (pure computation: a 768-d binary code is a
+    // 768 x 768 rotation; errors are raised here, in the backend's own thread).
+    let cb = tier.code_bytes();
+    let coded: Vec<Result<Vec<u8>, ruvec_quant::QuantError>> = vectors
+        .par_chunks_exact(vb)
+        .map(|v| tier.try_encode(v))
+        .collect();
+    let mut codes = Vec::with_capacity(n * cb);
+    for c in coded {
+        match c {
+            Ok(c) if c.len() == cb => codes.extend_from_slice(&c),
+            Ok(c) => raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("ruhnsw code of {} bytes, expected {cb}", c.len()),
+                None,
+                None,
+            ),
+            Err(e) => raise_with(
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!("ruhnsw cannot code a vector: {e}"),
+                None,
+                None,
+            ),
+        }
+    }
     let level = |i: usize| graph.level_of(i as u32).unwrap_or(0);
 
     // Pass 1: simulate PageAddItem (line pointer 4 bytes at pd_lower, MAXALIGN'd data below
@@ -518,8 +546,8 @@ fn write_graph(
             encode_neighbors(l, spec.m, &lists)
         } else {
             let heaptid = Tid::from_item_pointer(&heap[i]);
-            let code = tier.encode(&vectors[i * vb..(i + 1) * vb]);
-            let mut et = encode_element(l, tier.storage, &code, &[heaptid]);
+            let code = &codes[i * cb..(i + 1) * cb];
+            let mut et = encode_element(l, tier.storage, code, &[heaptid]);
             patch_neighbor_ptr(&mut et, nb_tid[i]);
             et
         }

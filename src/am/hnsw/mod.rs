@@ -25,6 +25,7 @@ pub mod parallel;
 pub mod place;
 pub mod rerank;
 pub mod scan;
+pub mod stats;
 pub mod store;
 pub mod vacuum;
 pub mod validate;
