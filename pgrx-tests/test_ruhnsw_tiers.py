@@ -223,8 +223,8 @@ def test_wide_vectors_with_f16_storage(conn):
     assert got == [17]
 
 
-# pq: sub-codes + centroid byte + f32 term; binary: 16 bytes of bits + 2 f32 + centroid byte
-CODE_BYTES_128 = {"f32": 512, "f16": 256, "int8": 128, "pq8": 32 + 5, "pq4": 16 + 5, "binary": 16 + 9}
+# pq: sub-codes + centroid byte + f32 term; binary: 16 bytes of bits + 3 f32 + centroid byte
+CODE_BYTES_128 = {"f32": 512, "f16": 256, "int8": 128, "pq8": 32 + 5, "pq4": 16 + 5, "binary": 16 + 13}
 
 
 def test_index_stats_and_sizes(conn):

@@ -5,10 +5,12 @@
 //! spreads each vector's energy evenly over the dimensions so that the signs carry about the
 //! same information everywhere. The centre is the nearest of up to 256 k-means centroids
 //! ([`crate::coarse`]: on clustered data one global centre leaves the bits to tell clusters
-//! apart instead of neighbours). A code is `d` sign bits of `y = R (v − c_k)`, two floats
-//! `‖v − c_k‖` and `⟨b̄, ŷ⟩` (`b̄ = sign(y)/√d`, `ŷ = y/‖y‖`), and the byte `k`. For a query the
-//! inner product `⟨ŷ, x⟩` with a rotated vector `x` is estimated as `⟨b̄, x⟩ / ⟨b̄, ŷ⟩` (RaBitQ's
-//! estimator), with `x = R (q − c_k)` for L2 and `x = R q` for inner product.
+//! apart instead of neighbours). A code is `d` sign bits of `y = R (v − c_k)`, three floats
+//! `‖v − c_k‖`, `⟨b̄, ŷ⟩` (`b̄ = sign(y)/√d`, `ŷ = y/‖y‖`) and `√d ⟨b̄, R c_k⟩`, and the byte `k`.
+//! For a query the inner product `⟨ŷ, x⟩` with a rotated vector `x` is estimated as
+//! `⟨b̄, x⟩ / ⟨b̄, ŷ⟩` (RaBitQ's estimator), with `x = R (q − c_k)` for L2 and `x = R q` for inner
+//! product; `⟨b̄, R(q − c_k)⟩ = ⟨b̄, R q⟩ − ⟨b̄, R c_k⟩` needs only `R q`'s bit planes per query,
+//! the second term being stored in the code.
 
 use std::cell::RefCell;
 
@@ -26,14 +28,16 @@ pub struct Rbq {
     rotated_centres: Vec<f32>,
 }
 
-/// A rotated query vector as 4-bit integers in bit planes (`x_i ≈ lo + delta · u_i`, plane j
+/// Bits per value of the quantized query.
+const QBITS: usize = 8;
+
+/// A rotated query vector as 8-bit integers in bit planes (`x_i ≈ lo + delta · u_i`, plane j
 /// holding bit j of every `u_i`), so that the sum of the values where a code has a 1 bit is
-/// four AND + popcount passes over the code's words (RaBitQ's query quantization; its rounding
+/// eight AND + popcount passes over the code's words (RaBitQ's query quantization; its rounding
 /// error is far below the code's own).
 #[derive(Clone, Debug)]
 struct Planes {
-    norm: f32,
-    planes: [Vec<u64>; 4],
+    planes: [Vec<u64>; QBITS],
     lo: f32,
     delta: f32,
     sum: f32,
@@ -43,11 +47,12 @@ impl Planes {
     fn new(x: &[f32]) -> Planes {
         let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let delta = if hi > lo { (hi - lo) / 15.0 } else { 1.0 };
+        let top = ((1u32 << QBITS) - 1) as f32;
+        let delta = if hi > lo { (hi - lo) / top } else { 1.0 };
         let words = x.len().div_ceil(64);
-        let mut planes: [Vec<u64>; 4] = core::array::from_fn(|_| vec![0u64; words]);
+        let mut planes: [Vec<u64>; QBITS] = core::array::from_fn(|_| vec![0u64; words]);
         for (i, &v) in x.iter().enumerate() {
-            let u = ((v - lo) / delta).round().clamp(0.0, 15.0) as u32;
+            let u = ((v - lo) / delta).round().clamp(0.0, top) as u32;
             for (j, plane) in planes.iter_mut().enumerate() {
                 if u >> j & 1 == 1 {
                     plane[i / 64] |= 1 << (i % 64);
@@ -55,7 +60,6 @@ impl Planes {
             }
         }
         Planes {
-            norm: dot(x, x).sqrt(),
             planes,
             lo,
             delta,
@@ -78,16 +82,15 @@ impl Planes {
     }
 }
 
-/// A prepared query: `R q`, and per coarse centroid (computed when a code of that centroid is
-/// first met) the bit planes of `R (q − c_k)` (L2) or `⟨c_k, q⟩` (inner product).
+/// A prepared query: `R q` and its bit planes, and per coarse centroid (computed when a code of
+/// that centroid is first met) `‖q − c_k‖²` (L2) or `⟨c_k, q⟩` (inner product).
 #[derive(Clone, Debug)]
 pub struct RbqQuery {
     metric: Metric,
     rotated: Vec<f32>,
-    /// L2: slot k for centroid k; inner product: slot 0 holds `R q`'s planes.
-    planes: RefCell<Vec<Option<Planes>>>,
-    /// Inner product: `⟨c_k, q⟩`, NaN until needed.
-    centre_dot: RefCell<Vec<f32>>,
+    planes: Planes,
+    /// Per centroid, NaN until needed.
+    per_centre: RefCell<Vec<f32>>,
 }
 
 /// The code's sign bits as little-endian u64 words (the last one zero-padded).
@@ -138,9 +141,9 @@ impl Rbq {
         self.dims.div_ceil(8)
     }
 
-    /// Bytes per code: the sign bits, two f32 factors, the coarse centroid's byte.
+    /// Bytes per code: the sign bits, three f32 factors, the coarse centroid's byte.
     pub fn code_bytes(&self) -> usize {
-        self.bits_bytes() + 9
+        self.bits_bytes() + 13
     }
 
     fn rotate(&self, v: &[f32]) -> Vec<f32> {
@@ -154,13 +157,12 @@ impl Rbq {
         &self.rotated_centres[k * self.dims..(k + 1) * self.dims]
     }
 
-    /// (norm, factor, centroid) of a code.
-    fn header(&self, code: &[u8]) -> (f32, f32, usize) {
+    /// (norm, factor, √d⟨b̄, R c_k⟩, centroid) of a code.
+    fn header(&self, code: &[u8]) -> (f32, f32, f32, usize) {
         let at = self.bits_bytes();
-        let norm = f32::from_le_bytes(code[at..at + 4].try_into().expect("4 bytes"));
-        let factor = f32::from_le_bytes(code[at + 4..at + 8].try_into().expect("4 bytes"));
-        let k = (code[at + 8] as usize).min(self.coarse.k() - 1);
-        (norm, factor, k)
+        let f = |i: usize| f32::from_le_bytes(code[at + i..at + i + 4].try_into().expect("4 bytes"));
+        let k = (code[at + 12] as usize).min(self.coarse.k() - 1);
+        (f(0), f(4), f(8), k)
     }
 
     pub fn encode(&self, v: &[f32]) -> Result<Vec<u8>, QuantError> {
@@ -181,10 +183,18 @@ impl Rbq {
                 out[i / 8] |= 1 << (i % 8);
             }
         }
+        // Σ ±(R c_k)_i over the code's signs.
+        let centre_sum: f32 = self
+            .rotated_centre(k)
+            .iter()
+            .zip(&y)
+            .map(|(c, &x)| if x > 0.0 { *c } else { -*c })
+            .sum();
         let at = self.bits_bytes();
         out[at..at + 4].copy_from_slice(&norm.to_le_bytes());
         out[at + 4..at + 8].copy_from_slice(&factor.to_le_bytes());
-        out[at + 8] = k as u8;
+        out[at + 8..at + 12].copy_from_slice(&centre_sum.to_le_bytes());
+        out[at + 12] = k as u8;
         Ok(out)
     }
 
@@ -208,7 +218,7 @@ impl Rbq {
     /// The vector a code stands for, approximately: its centre plus the code's norm along the
     /// un-rotated sign vector (`c_k + ‖v − c_k‖ Rᵀ b̄`).
     pub fn decode(&self, code: &[u8]) -> Vec<f32> {
-        let (norm, _, k) = self.header(code);
+        let (norm, _, _, k) = self.header(code);
         let unit = norm / (self.dims as f32).sqrt();
         let mut out = self.coarse.centroid(k).to_vec();
         for (i, row) in self.rotation.chunks_exact(self.dims).enumerate() {
@@ -224,7 +234,7 @@ impl Rbq {
     /// matrix product. The rotation is orthogonal, so distances and inner products between two
     /// such vectors equal those between the decoded vectors; only compare them with each other.
     pub fn decode_rotated(&self, code: &[u8]) -> Vec<f32> {
-        let (norm, _, k) = self.header(code);
+        let (norm, _, _, k) = self.header(code);
         let unit = norm / (self.dims as f32).sqrt();
         self.rotated_centre(k)
             .iter()
@@ -235,55 +245,42 @@ impl Rbq {
 
     pub fn query(&self, metric: Metric, q: &[f32]) -> Result<RbqQuery, QuantError> {
         check_vector(q, self.dims)?;
-        let k = self.coarse.k();
+        let rotated = self.rotate(q);
         Ok(RbqQuery {
             metric,
-            rotated: self.rotate(q),
-            planes: RefCell::new(vec![None; k]),
-            centre_dot: RefCell::new(vec![f32::NAN; k]),
+            planes: Planes::new(&rotated),
+            rotated,
+            per_centre: RefCell::new(vec![f32::NAN; self.coarse.k()]),
         })
     }
 
-    /// Run `f` on the planes of slot `slot`, computing them first if needed.
-    fn with_planes<R>(&self, q: &RbqQuery, slot: usize, f: impl FnOnce(&Planes) -> R) -> R {
-        if q.planes.borrow()[slot].is_none() {
-            let p = match q.metric {
-                Metric::L2 => {
-                    let z: Vec<f32> = q
-                        .rotated
-                        .iter()
-                        .zip(self.rotated_centre(slot))
-                        .map(|(a, b)| a - b)
-                        .collect();
-                    Planes::new(&z)
-                }
-                Metric::InnerProduct => Planes::new(&q.rotated),
+    /// `‖q − c_k‖²` (L2) or `⟨c_k, q⟩` (inner product), computed on first use.
+    fn centre_term(&self, q: &RbqQuery, k: usize) -> f32 {
+        let mut pc = q.per_centre.borrow_mut();
+        if pc[k].is_nan() {
+            let c = self.rotated_centre(k);
+            pc[k] = match q.metric {
+                Metric::L2 => c.iter().zip(&q.rotated).map(|(a, b)| (b - a) * (b - a)).sum(),
+                Metric::InnerProduct => dot(c, &q.rotated),
             };
-            q.planes.borrow_mut()[slot] = Some(p);
         }
-        f(q.planes.borrow()[slot].as_ref().expect("computed above"))
+        pc[k]
     }
 
     /// Estimated distance from the query to the vector coded `code`.
     pub fn distance(&self, q: &RbqQuery, code: &[u8]) -> f32 {
-        let (norm, factor, k) = self.header(code);
-        let bits = &code[..self.bits_bytes()];
+        let (norm, factor, centre_sum, k) = self.header(code);
+        let signed = q.planes.signed_sum(&code[..self.bits_bytes()]);
         let scale = (self.dims as f32).sqrt() * factor;
+        let term = self.centre_term(q, k);
         match q.metric {
             // ‖o − q‖² = ‖o−c‖² + ‖q−c‖² − 2 ‖o−c‖ ⟨ŷ, R(q−c)⟩
-            Metric::L2 => self.with_planes(q, k, |p| {
-                let est = p.signed_sum(bits) / scale;
-                norm * norm + p.norm * p.norm - 2.0 * norm * est
-            }),
-            // ⟨o, q⟩ = ‖o−c‖ ⟨ŷ, R q⟩ + ⟨c, q⟩
-            Metric::InnerProduct => {
-                let est = self.with_planes(q, 0, |p| p.signed_sum(bits) / scale);
-                let mut cd = q.centre_dot.borrow_mut();
-                if cd[k].is_nan() {
-                    cd[k] = dot(self.rotated_centre(k), &q.rotated);
-                }
-                -(norm * est + cd[k])
+            Metric::L2 => {
+                let est = (signed - centre_sum) / scale;
+                norm * norm + term - 2.0 * norm * est
             }
+            // ⟨o, q⟩ = ‖o−c‖ ⟨ŷ, R q⟩ + ⟨c, q⟩
+            Metric::InnerProduct => -(norm * signed / scale + term),
         }
     }
 }

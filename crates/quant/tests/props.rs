@@ -93,8 +93,8 @@ fn code_sizes_follow_the_format() {
             .code_bytes(),
         16 + 5
     );
-    // 128 sign bits + norm + factor + coarse centroid: 25 bytes, 1/20 of the f32 vector.
-    assert_eq!(Rbq::train(&s, 128, 1).unwrap().code_bytes(), 25);
+    // 128 sign bits + 3 floats + coarse centroid: 29 bytes, 1/18 of the f32 vector.
+    assert_eq!(Rbq::train(&s, 128, 1).unwrap().code_bytes(), 29);
 }
 
 #[test]

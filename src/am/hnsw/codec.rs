@@ -126,15 +126,14 @@ impl Storage {
     /// says otherwise: enough for recall@10 >= 0.95 at the default ef_search on every fixture
     /// (measured in pgrx-tests/test_ruhnsw_tiers.py).
     pub fn default_rerank(self) -> usize {
-        // recall@10 at these values (100 queries, ef_search 40): bigann10k / sift5k / bge-m3
-        // f16 0.966 / 0.989 / 0.998, int8 0.967 / 0.989 / 0.998, pq8 0.970 / 0.985 / 0.997,
-        // pq4 0.967 / 0.995 / 0.999, binary 0.970 / 0.999 / 1.000 (pq4 at 80: 0.930 on
-        // bigann10k, binary at 160: 0.949).
+        // recall@10 at these values (100 queries, ef_search 40), bigann10k / sift5k / bge-m3:
+        // f16 0.966 / 0.989 / 0.998, int8 0.967 / 0.989 / 0.998, pq8 0.970 / 0.989 / 0.998,
+        // pq4 0.964 / 0.992 / -, binary 0.968 / 0.991 / - (bge-m3 in the tier tests); at 60:
+        // pq4 0.920 and binary 0.941 on bigann10k.
         match self {
             Storage::F32 | Storage::Bit => 0,
             Storage::F16 | Storage::Int8 | Storage::Pq8 => 40,
-            Storage::Pq4 => 120,
-            Storage::Binary => 200,
+            Storage::Pq4 | Storage::Binary => 80,
         }
     }
 }
