@@ -21,6 +21,7 @@ from contextlib import closing
 import json
 import os
 import random
+import re
 import threading
 import time
 
@@ -39,6 +40,12 @@ INSERT = "INSERT INTO {t} (id, v, h, s) VALUES (%s, %s::vector, %s::halfvec, %s:
 INDEXES = [
     pytest.param(None, id="heap"),
     pytest.param("CREATE INDEX {t}_v_idx ON {t} USING ruhnsw (v vector_l2_ops)", id="ruhnsw"),
+    # quantized tiers: codebook pages in the build's WAL, navigation on codes, exact rerank
+    # from the heap (on the standby too, with its own snapshot)
+    pytest.param("CREATE INDEX {t}_v_idx ON {t} USING ruhnsw (v vector_l2_ops) WITH (storage = 'pq8')",
+                 id="ruhnsw-pq8"),
+    pytest.param("CREATE INDEX {t}_v_idx ON {t} USING ruhnsw (v vector_l2_ops) WITH (storage = 'binary')",
+                 id="ruhnsw-binary"),
 ]
 
 
@@ -46,7 +53,7 @@ def assert_index_check(c, index_name, skip=()):
     """ruvec.index_check passes (every check, except those named in `skip`)."""
     rows = c.execute("SELECT check_name, ok, detail FROM ruvec.index_check(%s::regclass)",
                      (index_name,)).fetchall()
-    assert len(rows) == 5, rows
+    assert len(rows) == 6, rows
     bad = [r for r in rows if not r[1] and r[0] not in skip]
     assert not bad, f"index_check failed: {bad}"
 
@@ -143,6 +150,13 @@ def setup_index(conn, table, index):
     if index is None:
         return
     conn.execute(index.format(t=table))
+    m = re.search(r"storage = '(\w+)'", index)
+    if m:
+        # the tier is really in use whenever there were rows enough to train its codebook
+        rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        detail = conn.execute("SELECT detail FROM ruvec.index_check(%s::regclass) WHERE check_name = 'meta'",
+                              (f"{table}_v_idx",)).fetchone()[0]
+        assert f"storage {m.group(1) if rows >= 256 else 'f32'}" in detail, (rows, detail)
     use_index(conn, table, index)
 
 

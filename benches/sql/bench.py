@@ -55,6 +55,7 @@ class Config:
     keep_tables: bool
     force_index: bool
     pin: bool
+    rerank: int | None = None
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -99,6 +100,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--pin", action="store_true",
                     help="pin client i and its server backend to CPU i (local server only); removes the "
                          "cross-CPU wake-up cost that dominates single-client latency on small VMs")
+    ap.add_argument("--rerank", type=int,
+                    help="ruvec storage tiers: SET ruvec.rerank to this (default: to each ef_search value, "
+                         "i.e. re-score every candidate of the first batch)")
     ap.add_argument("--recall-target", type=float, default=0.95,
                     help="the summary compares engines at the smallest ef_search reaching this recall")
     ap.add_argument("--clusters", type=int, help="generated sets: number of clusters (default n/1000, at least 10)")
@@ -122,7 +126,7 @@ def config_from(args: argparse.Namespace) -> Config:
         warmup=args.warmup, insert_rows=args.insert_rows, maintenance_work_mem=args.maintenance_work_mem,
         parallel_workers=args.parallel_workers, recall_target=args.recall_target, clusters=args.clusters,
         seed=args.seed, keep_tables=args.keep_tables, force_index=args.force_index,
-        pin=args.pin)
+        pin=args.pin, rerank=args.rerank)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,7 +136,7 @@ def config_from(args: argparse.Namespace) -> Config:
 def query_setup(dsn: str, engine: eng.EngineSpec, schema: str, oid: int, ds: Dataset,
                 ef: int | None, cfg: Config) -> measure.QuerySetup:
     """Session settings and k-NN query of one engine at one ef_search value."""
-    return measure.QuerySetup(dsn, oid, measure.session_settings(engine, ef, cfg.force_index),
+    return measure.QuerySetup(dsn, oid, measure.session_settings(engine, ef, cfg.force_index, cfg.rerank),
                               measure.knn_query(engine, schema, ds.metric, cfg.k, ds.dim, ef))
 
 

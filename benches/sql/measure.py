@@ -74,7 +74,7 @@ def knn_query(engine: EngineSpec, schema: str, metric: str, k: int, dim: int = 0
 
 
 def session_settings(engine: EngineSpec, ef_search: int | None,
-                     force_index: bool = False) -> tuple[tuple[str, str], ...]:
+                     force_index: bool = False, rerank: int | None = None) -> tuple[tuple[str, str], ...]:
     """GUCs for a query session: JIT and parallel query off (one backend per client), the
     engine's ef_search when it has one, and enable_seqscan = off for indexed engines when
     `force_index` (tiny tables)."""
@@ -82,9 +82,9 @@ def session_settings(engine: EngineSpec, ef_search: int | None,
     if engine.ef_guc and ef_search is not None:
         settings.append((engine.ef_guc, str(ef_search)))
         if engine.storage:
-            # quantized tiers: re-score every candidate of the first batch exactly (one knob
-            # to sweep, like the binary-quantize recipe's LIMIT)
-            settings.append(("ruvec.rerank", str(ef_search)))
+            # quantized tiers: by default re-score every candidate of the first batch exactly
+            # (one knob to sweep, like the binary-quantize recipe's LIMIT)
+            settings.append(("ruvec.rerank", str(rerank if rerank is not None else ef_search)))
     if engine.indexed and force_index:
         settings.append(("enable_seqscan", "off"))
     return tuple(settings)

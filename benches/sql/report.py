@@ -73,6 +73,9 @@ def header_lines(run: dict) -> list[str]:
         f"metric {ds['metric']}, k = {c['k']}; {ds['source']}",
         f"- Index: m = {c['m']}, ef_construction = {c['ef_construction']}; maintenance_work_mem = "
         f"{c['maintenance_work_mem']}, max_parallel_maintenance_workers = {c['parallel_workers']}",
+        "- ruvec storage tiers: ruvec.rerank = "
+        + (str(c['rerank']) if c.get('rerank') is not None else "ef_search (every candidate of the first batch)")
+        + "; pgvector-bq re-ranks ef_search Hamming candidates by the exact distance in SQL",
         f"- Queries: prepared, binary parameters, jit = off, max_parallel_workers_per_gather = 0"
         f"{', enable_seqscan = off for indexed engines' if c['force_index'] else ''}; {c['warmup']} warm-up queries per client, "
         f"each client runs the query list ≥ {c['repeat']}× from its own offset and for ≥ {c['min_time']:g} s; "

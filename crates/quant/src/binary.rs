@@ -119,7 +119,12 @@ impl Rbq {
         let rotated_centres = coarse
             .centroids
             .chunks_exact(dims)
-            .flat_map(|c| rotation.chunks_exact(dims).map(|r| dot(r, c)).collect::<Vec<_>>())
+            .flat_map(|c| {
+                rotation
+                    .chunks_exact(dims)
+                    .map(|r| dot(r, c))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         Rbq {
             dims,
@@ -160,7 +165,8 @@ impl Rbq {
     /// (norm, factor, √d⟨b̄, R c_k⟩, centroid) of a code.
     fn header(&self, code: &[u8]) -> (f32, f32, f32, usize) {
         let at = self.bits_bytes();
-        let f = |i: usize| f32::from_le_bytes(code[at + i..at + i + 4].try_into().expect("4 bytes"));
+        let f =
+            |i: usize| f32::from_le_bytes(code[at + i..at + i + 4].try_into().expect("4 bytes"));
         let k = (code[at + 12] as usize).min(self.coarse.k() - 1);
         (f(0), f(4), f(8), k)
     }
@@ -222,7 +228,11 @@ impl Rbq {
         let unit = norm / (self.dims as f32).sqrt();
         let mut out = self.coarse.centroid(k).to_vec();
         for (i, row) in self.rotation.chunks_exact(self.dims).enumerate() {
-            let s = if code[i / 8] >> (i % 8) & 1 == 1 { unit } else { -unit };
+            let s = if code[i / 8] >> (i % 8) & 1 == 1 {
+                unit
+            } else {
+                -unit
+            };
             for (o, &r) in out.iter_mut().zip(row) {
                 *o += s * r;
             }
@@ -239,7 +249,13 @@ impl Rbq {
         self.rotated_centre(k)
             .iter()
             .enumerate()
-            .map(|(i, &c)| if code[i / 8] >> (i % 8) & 1 == 1 { c + unit } else { c - unit })
+            .map(|(i, &c)| {
+                if code[i / 8] >> (i % 8) & 1 == 1 {
+                    c + unit
+                } else {
+                    c - unit
+                }
+            })
             .collect()
     }
 
@@ -260,7 +276,11 @@ impl Rbq {
         if pc[k].is_nan() {
             let c = self.rotated_centre(k);
             pc[k] = match q.metric {
-                Metric::L2 => c.iter().zip(&q.rotated).map(|(a, b)| (b - a) * (b - a)).sum(),
+                Metric::L2 => c
+                    .iter()
+                    .zip(&q.rotated)
+                    .map(|(a, b)| (b - a) * (b - a))
+                    .sum(),
                 Metric::InnerProduct => dot(c, &q.rotated),
             };
         }

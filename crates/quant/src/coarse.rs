@@ -59,7 +59,10 @@ impl Coarse {
     /// `v` minus its centroid, and the centroid's index.
     pub fn residual(&self, v: &[f32]) -> (usize, Vec<f32>) {
         let k = self.assign(v);
-        (k, v.iter().zip(self.centroid(k)).map(|(x, c)| x - c).collect())
+        (
+            k,
+            v.iter().zip(self.centroid(k)).map(|(x, c)| x - c).collect(),
+        )
     }
 
     pub fn write(&self, w: &mut Writer) {

@@ -264,8 +264,12 @@ impl Tier {
     /// codes its rows on rayon threads).
     pub fn try_encode(&self, native: &[u8]) -> Result<Vec<u8>, QuantError> {
         Ok(match (&self.codec, self.storage, self.kind) {
-            (Codec::Plain, Storage::F16, ElemKind::F32) => f16_bytes(&native_f32(self.kind, native)),
-            (Codec::Plain, Storage::F32, ElemKind::F16) => f32_bytes(&native_f32(self.kind, native)),
+            (Codec::Plain, Storage::F16, ElemKind::F32) => {
+                f16_bytes(&native_f32(self.kind, native))
+            }
+            (Codec::Plain, Storage::F32, ElemKind::F16) => {
+                f32_bytes(&native_f32(self.kind, native))
+            }
             (Codec::Plain, _, _) => native.to_vec(),
             (Codec::Int8(q), _, _) => q.encode(&self.coded_f32(native))?,
             (Codec::Pq(q), _, _) => q.encode(&self.coded_f32(native))?,

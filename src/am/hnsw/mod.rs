@@ -5,7 +5,10 @@
 //! amvacuumcleanup), [`cost`] (amcostestimate), [`validate`] (amvalidate), [`options`]
 //! (amoptions). [`store`] implements the graph traits of `crates/hnsw` over pages ([`place`]:
 //! where new tuples go), [`parallel`] runs builds with parallel workers; every page access goes
-//! through `crate::storage`.
+//! through `crate::storage`. Storage tiers: [`codec`] (what an element stores, navigation
+//! distances), [`tiering`] (checks, codebook training and pages at build), [`rerank`] (exact
+//! re-scoring from the table at scan time). SQL functions: [`check`] (`ruvec.index_check`),
+//! [`stats`] (`ruvec.index_stats`).
 //!
 //! Locking protocol (heavyweight locks on pseudo page numbers of the index, like pgvector's):
 //! - `UPDATE_LOCK`: inserts hold it in Share mode, so they run concurrently; an insert that will
@@ -27,6 +30,7 @@ pub mod rerank;
 pub mod scan;
 pub mod stats;
 pub mod store;
+pub mod tiering;
 pub mod vacuum;
 pub mod validate;
 pub mod value;

@@ -122,7 +122,10 @@ pub unsafe fn stats(index_oid: pg_sys::Oid) -> Vec<(String, f64)> {
     put("neighbor_bytes", neighbor_bytes as f64);
     for (layer, (lists, sum, min, max)) in &degree {
         put(&format!("degree.layer{layer}.lists"), *lists as f64);
-        put(&format!("degree.layer{layer}.mean"), *sum as f64 / (*lists).max(1) as f64);
+        put(
+            &format!("degree.layer{layer}.mean"),
+            *sum as f64 / (*lists).max(1) as f64,
+        );
         put(&format!("degree.layer{layer}.min"), *min as f64);
         put(&format!("degree.layer{layer}.max"), *max as f64);
     }
