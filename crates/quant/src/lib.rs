@@ -25,7 +25,7 @@ pub use binary::{Rbq, RbqQuery};
 pub use kmeans::kmeans;
 pub use pq::{Pq, PqBits, PqTable};
 pub use rng::SplitMix64;
-pub use sq8::Sq8;
+pub use sq8::{Sq8, Sq8Query};
 
 /// Distance a quantizer estimates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

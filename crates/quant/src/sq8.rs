@@ -80,17 +80,74 @@ impl Sq8 {
     /// Distance from a full-precision query to a code (asymmetric: the code is decoded on the
     /// fly, the query is not quantized).
     pub fn distance(&self, metric: Metric, query: &[f32], code: &[u8]) -> f32 {
-        let mut acc = 0.0f32;
-        for (((&q, &c), &l), &s) in query.iter().zip(code).zip(&self.lo).zip(&self.step) {
-            let x = l + f32::from(c) * s;
-            acc += match metric {
-                Metric::L2 => (q - x) * (q - x),
-                Metric::InnerProduct => q * x,
-            };
-        }
+        self.distance_prepared(&self.prepare(metric, query), code)
+    }
+
+    /// Per-query constants for [`Sq8::distance_prepared`]: for L2 `a = q − lo` (then
+    /// `‖q − x‖² = Σ (a − c·step)²`), for inner product `w = q·step` and `Σ q·lo` (then
+    /// `⟨q, x⟩ = Σ q·lo + Σ w·c`).
+    pub fn prepare(&self, metric: Metric, query: &[f32]) -> Sq8Query {
         match metric {
-            Metric::L2 => acc,
-            Metric::InnerProduct => -acc,
+            Metric::L2 => Sq8Query {
+                metric,
+                a: query.iter().zip(&self.lo).map(|(q, l)| q - l).collect(),
+                bias: 0.0,
+            },
+            Metric::InnerProduct => Sq8Query {
+                metric,
+                a: query.iter().zip(&self.step).map(|(q, s)| q * s).collect(),
+                bias: query.iter().zip(&self.lo).map(|(q, l)| q * l).sum(),
+            },
         }
     }
+
+    /// The distance of a prepared query to a code; fixed-width lanes so the loop vectorises.
+    #[inline]
+    pub fn distance_prepared(&self, q: &Sq8Query, code: &[u8]) -> f32 {
+        const L: usize = 16;
+        let n = q.a.len().min(code.len()).min(self.step.len());
+        let (a, s, c) = (&q.a[..n], &self.step[..n], &code[..n]);
+        let mut acc = [0f32; L];
+        let whole = n / L * L;
+        match q.metric {
+            Metric::L2 => {
+                for ((a, s), c) in a[..whole]
+                    .chunks_exact(L)
+                    .zip(s[..whole].chunks_exact(L))
+                    .zip(c[..whole].chunks_exact(L))
+                {
+                    for i in 0..L {
+                        let d = a[i] - f32::from(c[i]) * s[i];
+                        acc[i] += d * d;
+                    }
+                }
+                let mut sum: f32 = acc.iter().sum();
+                for i in whole..n {
+                    let d = a[i] - f32::from(c[i]) * s[i];
+                    sum += d * d;
+                }
+                sum
+            }
+            Metric::InnerProduct => {
+                for (w, c) in a[..whole].chunks_exact(L).zip(c[..whole].chunks_exact(L)) {
+                    for i in 0..L {
+                        acc[i] += w[i] * f32::from(c[i]);
+                    }
+                }
+                let mut sum: f32 = acc.iter().sum();
+                for i in whole..n {
+                    sum += a[i] * f32::from(c[i]);
+                }
+                -(q.bias + sum)
+            }
+        }
+    }
+}
+
+/// A query prepared for one [`Sq8`] (see [`Sq8::prepare`]).
+#[derive(Clone, Debug)]
+pub struct Sq8Query {
+    metric: Metric,
+    a: Vec<f32>,
+    bias: f32,
 }

@@ -16,6 +16,13 @@ proptest! {
         let s = sample(300, 16, 1);
         let sq = Sq8::train(&s, 16).unwrap();
         prop_assert_eq!(sq.encode(&v).unwrap().len(), 16);
+        // The prepared (vectorised) int8 distance equals the distance to the decoded vector.
+        let code = sq.encode(&s[..16]).unwrap();
+        let dec = sq.decode(&code);
+        let l2: f32 = v.iter().zip(&dec).map(|(a, b)| (a - b) * (a - b)).sum();
+        let ip: f32 = v.iter().zip(&dec).map(|(a, b)| a * b).sum();
+        prop_assert!((sq.distance(Metric::L2, &v, &code) - l2).abs() <= 1e-3 * l2.max(1.0));
+        prop_assert!((sq.distance(Metric::InnerProduct, &v, &code) + ip).abs() <= 1e-3 * ip.abs().max(1.0));
         for bits in [PqBits::Eight, PqBits::Four] {
             let pq = Pq::train(&s, 16, 5, bits, 3, 2).unwrap();
             let code = pq.encode(&v).unwrap();

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use half::f16;
 use pgrx::{pg_sys, PgSqlErrorCode};
 use ruvec_distance as dist;
-use ruvec_quant::{Pq, PqBits, PqTable, QuantError, Rbq, RbqQuery, Sq8};
+use ruvec_quant::{Pq, PqBits, PqTable, QuantError, Rbq, RbqQuery, Sq8, Sq8Query};
 
 use super::format::*;
 use super::store::corrupted;
@@ -151,8 +151,8 @@ pub enum Query {
     F32(Vec<f32>),
     F16(Vec<f16>),
     Bit(Vec<u8>),
-    /// int8 tier: the (normalised for cosine) f32 query.
-    Int8(Vec<f32>),
+    /// int8 tier: the (normalised for cosine) query, prepared for the codebook.
+    Int8(Sq8Query),
     Pq(PqTable),
     Binary(RbqQuery),
 }
@@ -301,7 +301,7 @@ impl Tier {
                 Query::Bit(b) => Query::Bit(b.clone()),
                 _ => Query::F32(f()),
             },
-            (Codec::Int8(_), _) => Query::Int8(coded()),
+            (Codec::Int8(q), _) => Query::Int8(q.prepare(qm, &coded())),
             (Codec::Pq(q), _) => {
                 Query::Pq(q.table(qm, &coded()).unwrap_or_else(|e| quant_error(e)))
             }
@@ -351,7 +351,7 @@ impl Tier {
     #[inline]
     pub fn distance(&self, q: &Query, stored: &[u8]) -> f32 {
         match (q, &self.codec) {
-            (Query::Int8(v), Codec::Int8(c)) => c.distance(quant_metric(self.metric), v, stored),
+            (Query::Int8(v), Codec::Int8(c)) => c.distance_prepared(v, stored),
             (Query::Pq(t), Codec::Pq(_)) => t.distance(stored),
             (Query::Binary(b), Codec::Binary(c)) => c.distance(b, stored),
             _ => plain_distance(self.metric, q, stored),
@@ -385,7 +385,7 @@ fn typed<T: Copy, const N: usize>(v: &[u8], conv: fn([u8; N]) -> T) -> std::borr
 fn query_bytes(q: &Query) -> &[u8] {
     match q {
         // SAFETY: f32 and f16 are plain data without padding; u8 has alignment 1.
-        Query::F32(v) | Query::Int8(v) => unsafe {
+        Query::F32(v) => unsafe {
             core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 4)
         },
         // SAFETY: as above.
@@ -393,7 +393,7 @@ fn query_bytes(q: &Query) -> &[u8] {
             core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 2)
         },
         Query::Bit(v) => v,
-        Query::Pq(_) | Query::Binary(_) => &[],
+        Query::Int8(_) | Query::Pq(_) | Query::Binary(_) => &[],
     }
 }
 
@@ -401,7 +401,7 @@ fn query_bytes(q: &Query) -> &[u8] {
 /// (also the exact distance the rerank uses, with the heap row's bytes).
 pub fn plain_distance(metric: Metric, q: &Query, v: &[u8]) -> f32 {
     match q {
-        Query::F32(q) | Query::Int8(q) => {
+        Query::F32(q) => {
             let x = typed::<f32, 4>(v, f32::from_ne_bytes);
             match metric {
                 Metric::L2 => dist::l2_squared_f32(q, &x),
@@ -425,7 +425,7 @@ pub fn plain_distance(metric: Metric, q: &Query, v: &[u8]) -> f32 {
             Metric::Jaccard => dist::jaccard_distance(q, v) as f32,
             _ => dist::hamming(q, v) as f32,
         },
-        Query::Pq(_) | Query::Binary(_) => f32::NAN,
+        Query::Int8(_) | Query::Pq(_) | Query::Binary(_) => f32::NAN,
     }
 }
 
