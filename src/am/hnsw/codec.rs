@@ -367,7 +367,7 @@ impl Tier {
 /// View stored bytes as a slice of T when aligned, else copy (pages MAXALIGN items, so the
 /// copy is a fallback that never triggers for well-formed tuples).
 fn typed<T: Copy, const N: usize>(v: &[u8], conv: fn([u8; N]) -> T) -> std::borrow::Cow<'_, [T]> {
-    if (v.as_ptr() as usize) % core::mem::align_of::<T>() == 0 {
+    if (v.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()) {
         // SAFETY: aligned, length rounded down to whole elements, T is plain data.
         std::borrow::Cow::Borrowed(unsafe {
             core::slice::from_raw_parts(v.as_ptr() as *const T, v.len() / N)
