@@ -1,14 +1,14 @@
 //! Storage tiers: what an element tuple holds in place of the vector, and the distances the
 //! graph is navigated on.
 //!
-//! | storage  | element holds                         | navigation distance            | exact? |
-//! |----------|---------------------------------------|--------------------------------|--------|
-//! | `f32`    | f32 values                            | the SQL operator's             | yes    |
-//! | `f16`    | f16 values                            | on halves (exact for halfvec)  | halfvec|
-//! | `int8`   | one byte per dimension (ruvec-quant `Sq8`) | query f32 vs decoded bytes | no     |
-//! | `pq8`    | one byte per subvector (`Pq`, 256 centroids) | lookup tables (ADC)     | no     |
-//! | `pq4`    | half a byte per subvector (16 centroids)     | lookup tables (ADC)     | no     |
-//! | `binary` | rotated sign bits + 2 floats (`Rbq`)  | RaBitQ estimator               | no     |
+//! | storage  | element holds                                  | navigation distance       | exact? |
+//! |----------|------------------------------------------------|---------------------------|--------|
+//! | `f32`    | f32 values                                     | the SQL operator's        | yes    |
+//! | `f16`    | f16 values                                     | on halves                 | halfvec|
+//! | `int8`   | one byte per dimension (ruvec-quant `Sq8`)     | f32 query vs the bytes    | no     |
+//! | `pq8`    | coarse centroid byte, one byte per subvector of the residual (256 centroids), f32 term (`Pq`) | lookup tables (ADC) | no |
+//! | `pq4`    | the same with half a byte per subvector (16 centroids) | lookup tables (ADC) | no |
+//! | `binary` | rotated sign bits of the residual, 3 floats, coarse centroid byte (`Rbq`) | RaBitQ estimator, popcount | no |
 //!
 //! `bit` columns store their bits (exact). For tiers that are not exact the scan re-scores the
 //! best candidates with exact distances from the heap rows ([`super::rerank`]), so the order a
