@@ -285,3 +285,31 @@ def test_expression_index_rerank(conn):
     assert reranked > 0
     assert hits / (10 * 30) >= THRESHOLD, hits
     conn.execute("DROP INDEX expr_idx")
+
+
+def test_rerank_budget(conn):
+    """The rerank work is bounded by the setting: with LIMIT 10 a scan re-scores one window of
+    exactly `rerank` candidates' rows (sift5k has no duplicate vectors), whether the window
+    comes from ruvec.rerank, the index's rerank option (ALTER INDEX, no rebuild) or the tier's
+    default; ruvec.rerank = 0 re-scores nothing."""
+    table, base, queries, dist, opclass, op = fixture_table(conn, "sift5k")
+    conn.execute(f"CREATE INDEX budget_idx ON {table} USING ruhnsw (v {opclass}) WITH (storage = 'pq8')")
+    conn.execute("SET enable_seqscan = off")
+
+    def per_scan():
+        conn.execute("SELECT ruvec.scan_stats_reset()")
+        for q in queries[:10]:
+            conn.execute(f"SELECT id FROM {table} ORDER BY v {op} %s::vector LIMIT 10", (vec_text(q),)).fetchall()
+        scans, navigated, reranked = conn.execute("SELECT * FROM ruvec.scan_stats()").fetchone()
+        assert scans == 10
+        return navigated / scans, reranked / scans
+
+    assert per_scan() == (40, 40)  # pq8's default window
+    conn.execute("SET ruvec.rerank = 25")
+    assert per_scan() == (25, 25)
+    conn.execute("SET ruvec.rerank = 0")
+    assert per_scan()[1] == 0
+    conn.execute("RESET ruvec.rerank")
+    conn.execute("ALTER INDEX budget_idx SET (rerank = 15)")
+    assert per_scan() == (15, 15)
+    conn.execute("DROP INDEX budget_idx")
