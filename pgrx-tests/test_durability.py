@@ -428,8 +428,13 @@ def test_concurrent_writers_and_readers(make_cluster, sift, index):
     sc = scale(index)
     pg = make_cluster("conc")
     db = pg.create_db_with_extension("conc")
+    # Rows present before the index is built, so a quantized tier trains its codebook and
+    # the concurrent inserts below are coded with it (a multiple of BATCH: readers check it).
+    preload = [900000 + i for i in range(1000)]
     with pg.connect(db) as c:
         c.execute(f"CREATE TABLE items ({COLUMNS})")
+        with c.cursor() as cur:
+            cur.executemany(INSERT.format(t="items"), [row(i, vec_for(X, i)) for i in preload])
         setup_index(c, "items", index)
 
     WRITERS, READERS, ROWS, BATCH = 4, 2, sc["conc_rows"], sc["conc_batch"]
@@ -511,9 +516,9 @@ def test_concurrent_writers_and_readers(make_cluster, sift, index):
     assert vacuums[0] > 0, "the VACUUM thread never ran"
 
     with pg.connect(db) as c:
-        assert c.execute("SELECT count(*) FROM items").fetchone()[0] == sum(inserted)
+        assert c.execute("SELECT count(*) FROM items").fetchone()[0] == sum(inserted) + len(preload)
         model = fetch_table(c, "items")
-        want = set().union(*committed)
+        want = set().union(*committed) | set(preload)
         assert set(model) == want
         for i, x in model.items():
             assert np.array_equal(x, vec_for(X, i)), i
