@@ -4,9 +4,10 @@
 //! Three passes:
 //! 1. every data page, one WAL record per changed page: drop heap TIDs the callback says are
 //!    dead; an element left without TIDs is marked deleted (still a waypoint for searches);
-//! 2. under the update lock (Exclusive, so no insert adds back-links meanwhile): every live
-//!    element whose lists mention a deleted element is re-linked (crates/hnsw `repair_graph`),
-//!    and the entry point moves off a deleted element;
+//! 2. under the update lock (Exclusive, so no insert adds back-links meanwhile): every element
+//!    (collected under the lock, so also those inserted since pass 1) whose lists mention a
+//!    deleted element is re-linked (crates/hnsw `repair_graph`), and the entry point moves off
+//!    a deleted element;
 //! 3. deleted elements are freed (kind FREE, neighbour lists cleared): nothing links to them
 //!    any more. Scans that still hold such an id read a FREE element and skip it.
 
@@ -115,13 +116,11 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         let rel = (*info).index;
         let Some(cb) = callback else { return stats };
 
-        // Pass 1: drop dead heap TIDs; collect all element ids and the newly deleted ones.
-        let mut all: Vec<u64> = Vec::new();
+        // Pass 1: drop dead heap TIDs; count the deleted elements.
         let mut deleted = 0u64;
         let mut live = 0f64;
         let mut removed = 0f64;
-        for_each_element(rel, |id, h, bytes| {
-            all.push(id);
+        for_each_element(rel, |_, h, bytes| {
             if h.deleted != 0 {
                 deleted += 1;
                 return None;
@@ -157,6 +156,13 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         if deleted > 0 {
             // Pass 2: repair the graph around deleted elements.
             pg_sys::LockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+            // The elements to check are collected only now, under the lock: an insert that
+            // ran between pass 1 and here may have added an element (or reused a free slot)
+            // whose lists point at an element pass 1 deleted; missing it would leave a link
+            // to a slot pass 3 frees. Inserts hold the lock in Share mode for their whole
+            // run, so the set is complete and stable until we release it.
+            let mut all: Vec<u64> = Vec::new();
+            visit_elements(rel, |id, _| all.push(id));
             let mut graph = PageGraph::open(rel);
             let params = graph.meta.params();
             let _ = ruvec_hnsw::repair_graph(&mut graph, &all, &|_| false, &params);
@@ -227,6 +233,10 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         } else {
             pgrx::PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg()
         };
+        // Pruning by concurrent inserts (and by repair) can leave a live element with no
+        // in-link, where no search would find it: link every such element again. Under the
+        // exclusive update lock, like repair, with the elements collected under it too.
+        pg_sys::LockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
         let mut ids: Vec<u64> = Vec::new();
         let mut live = 0f64;
         visit_elements(rel, |id, h| {
@@ -238,16 +248,12 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
         if !counted {
             (*stats).num_index_tuples = live;
         }
-        // Pruning by concurrent inserts (and by repair) can leave a live element with no
-        // in-link, where no search would find it: link every such element again. Under the
-        // exclusive update lock, like repair.
         if !ids.is_empty() {
-            pg_sys::LockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
             let mut graph = PageGraph::open(rel);
             let params = graph.meta.params();
             let _ = ruvec_hnsw::reconnect_unreachable(&mut graph, &ids, &params, 4);
-            pg_sys::UnlockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
         }
+        pg_sys::UnlockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
         (*stats).num_pages =
             pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         stats
