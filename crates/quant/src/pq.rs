@@ -20,6 +20,12 @@ use crate::coarse::Coarse;
 use crate::kmeans::{kmeans, nearest_centroid};
 use crate::{check_sample, check_vector, dot, l2sq, Metric, QuantError};
 
+/// Start of each of the `m` subvectors of a `dims`-vector (m + 1 entries, last = dims): as
+/// even as the dimension allows. Derived, not stored: training and reading agree on it.
+fn subvector_bounds(dims: usize, m: usize) -> Vec<usize> {
+    (0..=m).map(|j| j * dims / m).collect()
+}
+
 /// Bits per subvector code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PqBits {
@@ -79,7 +85,7 @@ impl Pq {
                 "the number of subvectors must be between 1 and the dimensions",
             ));
         }
-        let bounds: Vec<usize> = (0..=m).map(|j| j * dims / m).collect();
+        let bounds = subvector_bounds(dims, m);
         let coarse = Coarse::train(sample, dims, seed)?;
         let residuals: Vec<f32> = sample
             .par_chunks_exact(dims)
@@ -212,7 +218,7 @@ impl Pq {
         if m > dims {
             return Err(QuantError::Malformed);
         }
-        let bounds: Vec<usize> = (0..=m).map(|j| j * dims / m).collect();
+        let bounds = subvector_bounds(dims, m);
         let codebooks = (0..m)
             .map(|j| r.f32s(bits.centroids() * (bounds[j + 1] - bounds[j])))
             .collect::<Result<Vec<_>, _>>()?;

@@ -190,6 +190,19 @@ pub fn native_f32(kind: ElemKind, v: &[u8]) -> Vec<f32> {
     }
 }
 
+/// Bytes laid out as `kind`'s values, as an exact query.
+fn plain_query(kind: ElemKind, v: &[u8]) -> Query {
+    match kind {
+        ElemKind::F32 => Query::F32(native_f32(kind, v)),
+        ElemKind::F16 => Query::F16(
+            v.chunks_exact(2)
+                .map(|c| f16::from_ne_bytes([c[0], c[1]]))
+                .collect(),
+        ),
+        ElemKind::Bit => Query::Bit(v.to_vec()),
+    }
+}
+
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_ne_bytes()).collect()
 }
@@ -314,16 +327,7 @@ impl Tier {
 
     /// A column value's own bytes as an exact query (as `value::query` gives for a datum).
     pub fn element_query_native(&self, native: &[u8]) -> Query {
-        match self.kind {
-            ElemKind::F32 => Query::F32(native_f32(ElemKind::F32, native)),
-            ElemKind::F16 => Query::F16(
-                native
-                    .chunks_exact(2)
-                    .map(|c| f16::from_ne_bytes([c[0], c[1]]))
-                    .collect(),
-            ),
-            ElemKind::Bit => Query::Bit(native.to_vec()),
-        }
+        plain_query(self.kind, native)
     }
 
     /// An element's stored bytes as a query, to compare two elements with each other (graph
@@ -331,16 +335,14 @@ impl Tier {
     /// coordinates). Only meaningful against another element query ([`Tier::pair_distance`]).
     pub fn element_query(&self, stored: &[u8]) -> Query {
         match &self.codec {
-            Codec::Plain => match self.storage {
-                Storage::F32 => Query::F32(native_f32(ElemKind::F32, stored)),
-                Storage::F16 => Query::F16(
-                    stored
-                        .chunks_exact(2)
-                        .map(|c| f16::from_ne_bytes([c[0], c[1]]))
-                        .collect(),
-                ),
-                _ => Query::Bit(stored.to_vec()),
-            },
+            Codec::Plain => {
+                let layout = match self.storage {
+                    Storage::F32 => ElemKind::F32,
+                    Storage::F16 => ElemKind::F16,
+                    _ => ElemKind::Bit,
+                };
+                plain_query(layout, stored)
+            }
             Codec::Int8(q) => Query::F32(q.decode(stored)),
             Codec::Pq(q) => Query::F32(q.decode(stored)),
             // rotated coordinates: O(dims), and distances between elements are the same

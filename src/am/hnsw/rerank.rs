@@ -108,7 +108,12 @@ pub unsafe fn exact_distances(
         let am = (*heap).rd_tableam;
         let (Some(begin), Some(fetch_tuple)) = ((*am).index_fetch_begin, (*am).index_fetch_tuple)
         else {
-            pgrx::error!("table access method has no index fetch callbacks");
+            crate::error::raise_with(
+                pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "the table's access method cannot fetch rows by TID, which a quantized ruhnsw index needs to re-score candidates".into(),
+                None,
+                None,
+            );
         };
         let cxt = pg_sys::AllocSetContextCreateExtended(
             pg_sys::CurrentMemoryContext,
