@@ -46,14 +46,64 @@ INDEXES = [
                  id="ruhnsw-pq8"),
     pytest.param("CREATE INDEX {t}_v_idx ON {t} USING ruhnsw (v vector_l2_ops) WITH (storage = 'binary')",
                  id="ruhnsw-binary"),
+    # per-vector tiers: scans count accesses, ruvec.retier() and VACUUM add and remove upgrade
+    # tuples (WAL-logged) while the other clients work; see Retierer
+    pytest.param("CREATE INDEX {t}_v_idx ON {t} USING ruhnsw (v vector_l2_ops) WITH (storage = 'auto')",
+                 id="ruhnsw-auto"),
 ]
+
+
+def is_auto(index):
+    return index is not None and "storage = 'auto'" in index
+
+
+class Retierer:
+    """A client that keeps moving the vectors of an auto index between tiers: a few scans
+    (which count accesses), then ruvec.retier(), with a 2-second half-life so vectors go up
+    and come down again while the test runs. `moves` = [promoted, demoted] so far; `stop(self)`
+    ends the loop."""
+
+    def __init__(self, pg, db, Q, errors, stop, expected_errors=None):
+        self.moves = [0, 0]
+        self.runs = 0
+        rng = random.Random(7)
+
+        def run():
+            try:
+                with closing(pg.connect(db)) as c:
+                    c.execute("SET ruvec.access_half_life = '2s'")
+                    use_index(c, "items", "auto")
+                    while not stop(self):
+                        for _ in range(3):
+                            knn(c, "items", Q[rng.randrange(40)])
+                        r = c.execute("SELECT * FROM ruvec.retier('items_v_idx')").fetchone()
+                        self.moves[0] += r[0]
+                        self.moves[1] += r[1]
+                        self.runs += 1
+                        time.sleep(0.05)
+            except Exception as e:
+                if expected_errors is None or not expected_errors.is_set():
+                    errors.append(("retier", 0, e))
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+
+def promote(c, Q):
+    """Accesses, then a retier that moves vectors up (and the index still checks)."""
+    for _ in range(5):
+        for q in Q[:30]:
+            knn(c, "items", q)
+    promoted = c.execute("SELECT promoted FROM ruvec.retier('items_v_idx')").fetchone()[0]
+    assert promoted > 0
+    return promoted
 
 
 def assert_index_check(c, index_name, skip=()):
     """ruvec.index_check passes (every check, except those named in `skip`)."""
     rows = c.execute("SELECT check_name, ok, detail FROM ruvec.index_check(%s::regclass)",
                      (index_name,)).fetchall()
-    assert len(rows) == 6, rows
+    assert len(rows) == 7, rows
     bad = [r for r in rows if not r[1] and r[0] not in skip]
     assert not bad, f"index_check failed: {bad}"
 
@@ -231,6 +281,17 @@ def test_hot_standby_answers_exactly_like_primary(make_cluster, sift, index):
         copy_rows(c, "items", list(new), list(new.values()))
         model.update(new)
         c.execute("VACUUM ANALYZE items")
+        if is_auto(index):  # vectors on every tier, in streamed WAL
+            # (no autovacuum from here on: its retier would move vectors on the primary
+            # between the replay wait and the comparison below)
+            c.execute("ALTER TABLE items SET (autovacuum_enabled = off)")
+            use_index(c, "items", index)
+            promote(c, Q)
+            c.execute("SET ruvec.access_half_life = '1s'")
+            time.sleep(2)
+            assert c.execute("SELECT demoted FROM ruvec.retier('items_v_idx')").fetchone()[0] > 0
+            c.execute("RESET ruvec.access_half_life")
+            promote(c, Q)
         if index is not None:
             assert_index_check(c, "items_v_idx")
 
@@ -244,6 +305,11 @@ def test_hot_standby_answers_exactly_like_primary(make_cluster, sift, index):
         use_index(s, "items", index)
         if index is not None:  # the replayed index passes the same check on the standby
             assert_index_check(s, "items_v_idx")
+        if is_auto(index):
+            tiers = "SELECT stat, value FROM ruvec.index_stats('items_v_idx') WHERE stat LIKE 'auto.%%.%%'"
+            assert dict(s.execute(tiers).fetchall()) == dict(p.execute(tiers).fetchall())
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                s.execute("SELECT ruvec.retier('items_v_idx')")
 
         # the primary is right (so "equal" below means "equal and right") ...
         got = fetch_table(p, "items")
@@ -354,6 +420,9 @@ def test_crash_recovery_keeps_committed_rows_only(make_cluster, sift, index):
     threads.append(threading.Thread(target=holder, daemon=True))
     for th in threads:
         th.start()
+    retierer = Retierer(pg, db, Q, errors, lambda r: killed.is_set(), crashed) if is_auto(index) else None
+    if retierer:
+        threads.append(retierer.thread)
 
     def n_committed():
         return sum(len(t["ids"]) for t in list(txns) if t["state"] == "committed")
@@ -364,6 +433,9 @@ def test_crash_recovery_keeps_committed_rows_only(make_cluster, sift, index):
         time.sleep(0.02)
     assert not errors, errors
     assert holder_ready.is_set() and n_committed() >= 2 * BATCH, "writers made no progress"
+    while retierer and sum(retierer.moves) == 0 and time.monotonic() < deadline + 30 and not errors:
+        time.sleep(0.05)  # crash with tiers really changing
+    assert not retierer or sum(retierer.moves) > 0, "the retier client moved nothing"
 
     crashed.set()
     pg.crash()  # mid-stream: writers are still sending
@@ -504,6 +576,12 @@ def test_concurrent_writers_and_readers(make_cluster, sift, index):
     rs.append(threading.Thread(target=vacuumer, daemon=True))
     for th in ws + rs:
         th.start()
+    retierer = None
+    if is_auto(index):
+        # runs past the writers until it has seen vectors come down as well as go up
+        retierer = Retierer(pg, db, Q, errors, lambda r: (done.is_set() and r.moves[1] > 0)
+                            or time.monotonic() > deadline + 5)
+        rs.append(retierer.thread)
     for th in ws:
         th.join(60)
     done.set()
@@ -514,6 +592,9 @@ def test_concurrent_writers_and_readers(make_cluster, sift, index):
     assert all(n > 0 for n in inserted), inserted
     assert all(n > 0 for n in queries), queries
     assert vacuums[0] > 0, "the VACUUM thread never ran"
+    if retierer:
+        print(f"retier: {retierer.runs} runs, {retierer.moves[0]} promoted, {retierer.moves[1]} demoted")
+        assert retierer.moves[0] > 0 and retierer.moves[1] > 0, retierer.moves
 
     with pg.connect(db) as c:
         assert c.execute("SELECT count(*) FROM items").fetchone()[0] == sum(inserted) + len(preload)

@@ -17,7 +17,7 @@ import pytest
 from conftest import SHARED_DATA
 from test_ruhnsw_recall import FIXTURES, K, THRESHOLD, exact_distances, fvecs, load, recall, vec_text
 
-TIERS = ["f16", "int8", "pq8", "pq4", "binary"]
+TIERS = ["f16", "int8", "pq8", "pq4", "binary", "auto"]
 
 _loaded = {}
 
@@ -116,7 +116,7 @@ def test_approximation_lies(conn):
                 out.append([r[0] for r in cur.fetchall()])
             return out
 
-    for tier in ["int8", "pq8", "pq4", "binary"]:
+    for tier in ["int8", "pq8", "pq4", "binary", "auto"]:
         conn.execute(f"CREATE INDEX lies_{tier} ON lies USING ruhnsw (v vector_l2_ops) WITH (storage = '{tier}')")
         conn.execute("SET ruvec.rerank = 0")
         approx = answers()

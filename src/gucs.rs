@@ -32,6 +32,10 @@ pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 /// default; 0: no rerank (rows come back in the codes' approximate order).
 pub static RERANK: GucSetting<i32> = GucSetting::<i32>::new(-1);
 
+/// `ruvec.access_half_life`: half-life of the access heat that places the vectors of a
+/// `storage = 'auto'` ruhnsw index on their tiers (seconds; accepts units, e.g. '7d').
+pub static ACCESS_HALF_LIFE: GucSetting<i32> = GucSetting::<i32>::new(7 * 24 * 3600);
+
 pub fn init() {
     GucRegistry::define_int_guc(
         c"ruvec.ef_search",
@@ -70,6 +74,16 @@ pub fn init() {
         1000,
         GucContext::Userset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"ruvec.access_half_life",
+        c"Half-life of the access counts that choose storage tiers in storage = 'auto' ruhnsw indexes.",
+        c"An access counts half as much after one half-life. Used when VACUUM or ruvec.retier() moves vectors between tiers.",
+        &ACCESS_HALF_LIFE,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
     );
     // SAFETY: called once from _PG_init with a static C string.
     #[cfg(not(any(feature = "pg13", feature = "pg14")))]

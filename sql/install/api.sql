@@ -20,6 +20,11 @@ CREATE FUNCTION ruvec.index_stats(index regclass)
 	AS 'MODULE_PATHNAME', 'ruvec_index_stats_wrapper' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION ruvec.index_stats(regclass) IS 'what a ruhnsw index holds: storage tier, elements and bytes per tier, codebook size, degree per layer, deleted and free elements, pages';
 
+CREATE FUNCTION ruvec.retier(index regclass)
+	RETURNS TABLE (promoted bigint, demoted bigint, hot bigint, warm bigint, cold bigint, archive bigint)
+	AS 'MODULE_PATHNAME', 'ruvec_retier_wrapper' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION ruvec.retier(regclass) IS 'storage = ''auto'' ruhnsw index: move each vector to the tier its decayed access count calls for (VACUUM does the same); returns the moves and the live vectors per tier';
+
 CREATE FUNCTION ruvec.scan_stats()
 	RETURNS TABLE (scans bigint, navigated bigint, reranked bigint)
 	AS 'MODULE_PATHNAME', 'ruvec_scan_stats_wrapper' LANGUAGE C STRICT VOLATILE;

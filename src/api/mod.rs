@@ -43,6 +43,50 @@ fn ruvec_index_stats(
     TableIterator::new(unsafe { crate::am::hnsw::stats::stats(index) })
 }
 
+/// `ruvec.retier(regclass)`: move the vectors of a `storage = 'auto'` index to the tiers their
+/// access heat calls for now (see `am::hnsw::retier`).
+#[pg_extern(sql = false)]
+fn ruvec_retier(
+    index: pg_sys::Oid,
+) -> TableIterator<
+    'static,
+    (
+        name!(promoted, i64),
+        name!(demoted, i64),
+        name!(hot, i64),
+        name!(warm, i64),
+        name!(cold, i64),
+        name!(archive, i64),
+    ),
+> {
+    require_ruhnsw(index);
+    // SAFETY: a ruhnsw index (checked above), opened with RowExclusiveLock as writers do (it
+    // conflicts with REINDEX and DROP), its table with AccessShareLock; closed below keeping
+    // the locks to the end of the transaction.
+    let s = unsafe {
+        use crate::am::hnsw::{retier, store::PageGraph};
+        let lock = pg_sys::RowExclusiveLock as pg_sys::LOCKMODE;
+        let rel = pg_sys::index_open(index, lock);
+        let heap_oid = pg_sys::IndexGetRelation(index, false);
+        let heap = pg_sys::table_open(heap_oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let name = pgrx::name_data_to_str(&(*(*rel).rd_rel).relname).to_string();
+        retier::require_auto(&PageGraph::open(rel), &name);
+        let s = retier::retier(rel, heap, true).expect("waits for the lock");
+        pg_sys::table_close(heap, pg_sys::NoLock as pg_sys::LOCKMODE);
+        pg_sys::index_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        s
+    };
+    let r = |i: usize| s.rungs[i] as i64;
+    TableIterator::once((
+        s.promoted as i64,
+        s.demoted as i64,
+        r(3),
+        r(2),
+        r(1),
+        r(0),
+    ))
+}
+
 /// ERROR 42809 unless `index` is a ruhnsw index.
 fn require_ruhnsw(index: pg_sys::Oid) {
     let am = read_only_text(&format!(

@@ -87,6 +87,34 @@ impl Locked {
         unsafe { PageRef::new(pg_sys::BufferGetPage(self.buf)) }
     }
 
+    /// Overwrite `bytes.len()` bytes at offset `at` of item `off` without WAL, under any lock
+    /// mode, and mark the buffer dirty as a hint (`MarkBufferDirtyHint`, which WAL-logs a full
+    /// page image first only when checksums or wal_log_hints require it, and does nothing on a
+    /// standby then). Only for hint fields: values for which every old, new or lost write is
+    /// valid, each naturally aligned and at most 8 bytes so a torn page write cannot split one.
+    /// False (nothing written) when the item is missing or too short.
+    pub fn set_hint(&self, off: u16, at: usize, bytes: &[u8]) -> bool {
+        let page = self.page();
+        let Some(item) = page.item(off) else {
+            return false;
+        };
+        if at + bytes.len() > item.len() || bytes.len() > 8 {
+            return false;
+        }
+        // SAFETY: the range lies inside the item, inside this pinned and locked page; writes
+        // of hint bytes under a share lock are what PostgreSQL itself does for hint bits
+        // (readers tolerate either value, see the doc comment).
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (item.as_ptr() as *mut u8).add(at),
+                bytes.len(),
+            );
+            pg_sys::MarkBufferDirtyHint(self.buf, true);
+        }
+        true
+    }
+
     /// Direct write access with no WAL: only for `BuildWriter` and init forks.
     fn page_mut_unlogged(&mut self) -> PageMut<'_> {
         assert_eq!(self.mode, Mode::Exclusive);

@@ -164,6 +164,22 @@ impl<'a> PageMut<'a> {
         (off != pg_sys::InvalidOffsetNumber).then_some(off)
     }
 
+    /// Remove item `off`, leaving its line pointer unused (so no other item's offset changes)
+    /// and compacting the space; a later `add_item` may reuse the offset.
+    pub fn remove_item(&mut self, off: Offset) -> bool {
+        if self.as_ref().item(off).is_none() {
+            return false;
+        }
+        // SAFETY: `off` is a used line pointer of this initialised page;
+        // PageIndexTupleDeleteNoCompact keeps the other line pointers in place. Setting
+        // PD_HAS_FREE_LINES lets PageAddItemExtended find the unused one again.
+        unsafe {
+            pg_sys::PageIndexTupleDeleteNoCompact(self.page, off);
+            (*header(self.page)).pd_flags |= pg_sys::PD_HAS_FREE_LINES as u16;
+        }
+        true
+    }
+
     /// Overwrite item `off` in place with bytes of the same length. Fixed-size tuples (graph
     /// elements and neighbour lists) are updated this way, so TIDs stay stable.
     pub fn overwrite_item(&mut self, off: Offset, bytes: &[u8]) -> bool {

@@ -7,6 +7,8 @@
 //! - `links`: every element's neighbour pointer leads to a neighbour tuple of its level, and
 //!   every neighbour slot points at an element tuple (never a freed or missing one);
 //! - `reachable`: every live element can be reached from the entry point;
+//! - `upgrades` (`storage = 'auto'`): every element's upgrade pointer leads to an upgrade tuple
+//!   of its rung and size that points back at it, and every upgrade tuple has such an owner;
 //! - `heap_rows_indexed`: every live heap row with an indexable value has its TID in an element
 //!   (heap scanned with a fresh MVCC snapshot, values computed exactly as the build does).
 
@@ -16,7 +18,8 @@ use pgrx::pg_sys;
 
 use super::codec::{tier_of, Storage};
 use super::format::*;
-use super::store::read_tids;
+use super::auto::Rung;
+use super::store::{read_tids, upgrade_pointer};
 use super::value::storage_bytes;
 use crate::storage::{Locked, Mode};
 
@@ -108,6 +111,9 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
     let mut next_of: HashMap<u32, u32> = HashMap::new();
     let mut elements: HashMap<u64, Element> = HashMap::new();
     let mut neighbor_tuples: HashMap<u64, (u8, Vec<Tid>)> = HashMap::new();
+    // auto: element -> its upgrade pointer; upgrade tuple -> (owner, rung, length)
+    let mut pointers: HashMap<u64, (Tid, Rung, bool)> = HashMap::new();
+    let mut upgrades: HashMap<u64, (Tid, u8, usize)> = HashMap::new();
     for blk in (META_BLKNO + 1)..nblocks {
         pgrx::check_for_interrupts!();
         // SAFETY: blk < nblocks.
@@ -136,6 +142,11 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
             match bytes.first() {
                 Some(&KIND_ELEMENT) | Some(&KIND_FREE) => {
                     if let Some(h) = read_struct::<ElementHeader>(bytes) {
+                        if h.tier == Storage::Auto as u8 {
+                            if let Some((t, r)) = upgrade_pointer(bytes) {
+                                pointers.insert(id, (t, r, h.kind == KIND_FREE));
+                            }
+                        }
                         if h.kind == KIND_ELEMENT
                             && (h.tier != meta.storage
                                 || bytes.len() != element_tuple_size(tier.code_bytes()))
@@ -154,6 +165,12 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
                         );
                     }
                 }
+                Some(&KIND_UPGRADE) => match read_struct::<UpgradeHeader>(bytes) {
+                    Some(h) => {
+                        upgrades.insert(id, (h.element(), h.rung, bytes.len()));
+                    }
+                    None => bad_pages.push(blk),
+                },
                 Some(&KIND_NEIGHBORS) => {
                     if let Some(h) = read_struct::<NeighborHeader>(bytes) {
                         let slots = read_tids(
@@ -258,6 +275,52 @@ pub unsafe fn check(index_oid: pg_sys::Oid) -> Vec<CheckRow> {
             live - unreachable,
             live
         ),
+    });
+
+    // Upgrade tuples and their owners (auto).
+    let upgrade_len = |r: Rung| {
+        tier.auto().map_or(0, |a| {
+            a.upgrade_bytes(r, kind.vector_bytes(meta.dims as usize))
+        })
+    };
+    let mut bad_pointers = 0usize;
+    let mut per_rung = [0usize; 4];
+    for (id, (t, r, free)) in &pointers {
+        per_rung[*r as usize] += 1;
+        let ok = !free
+            && upgrades.get(&t.to_id()).is_some_and(|(owner, rung, len)| {
+                owner.to_id() == *id
+                    && *rung == *r as u8
+                    && *len == UPGRADE_HEADER + upgrade_len(*r)
+            });
+        if !ok {
+            bad_pointers += 1;
+        }
+    }
+    let orphans = upgrades
+        .iter()
+        .filter(|(uid, (owner, _, _))| {
+            pointers
+                .get(&owner.to_id())
+                .is_none_or(|(t, _, _)| t.to_id() != **uid)
+        })
+        .count();
+    rows.push(CheckRow {
+        name: "upgrades",
+        ok: bad_pointers == 0 && orphans == 0,
+        detail: if tier.auto().is_some() || !upgrades.is_empty() {
+            format!(
+                "{} upgrade tuples (hot {}, warm {}, cold {}), {} bad upgrade pointers, {} without an owner",
+                upgrades.len(),
+                per_rung[Rung::Hot as usize],
+                per_rung[Rung::Warm as usize],
+                per_rung[Rung::Cold as usize],
+                bad_pointers,
+                orphans
+            )
+        } else {
+            "none (fixed storage tier)".into()
+        },
     });
 
     // Heap rows: every live row with an indexable value must be in some live element.

@@ -9,6 +9,7 @@
 //! | `pq8`    | coarse centroid byte, one byte per subvector of the residual (256 centroids), f32 term (`Pq`) | lookup tables (ADC) | no |
 //! | `pq4`    | the same with half a byte per subvector (16 centroids) | lookup tables (ADC) | no |
 //! | `binary` | rotated sign bits of the residual, 3 floats, coarse centroid byte (`Rbq`) | RaBitQ estimator, popcount | no |
+//! | `auto`   | access heat and upgrade pointer, then the `binary` code; an upgrade tuple per hot/warm/cold element ([`super::auto`]) | the upgrade's code, else binary | hot only |
 //!
 //! `bit` columns store their bits (exact). For tiers that are not exact the scan re-scores the
 //! best candidates with exact distances from the heap rows ([`super::rerank`]), so the order a
@@ -28,6 +29,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 use ruvec_distance as dist;
 use ruvec_quant::{Pq, PqBits, PqTable, QuantError, Rbq, RbqQuery, Sq8, Sq8Query};
 
+use super::auto::{AutoCodec, AutoQuery};
 use super::format::*;
 use super::store::corrupted;
 use crate::error::raise_with;
@@ -44,6 +46,7 @@ pub enum Storage {
     Pq8 = 5,
     Pq4 = 6,
     Binary = 7,
+    Auto = 8,
 }
 
 /// Rows sampled to train a quantizer (evenly spaced over the build's rows).
@@ -68,18 +71,20 @@ impl Storage {
             5 => Storage::Pq8,
             6 => Storage::Pq4,
             7 => Storage::Binary,
+            8 => Storage::Auto,
             _ => return None,
         })
     }
 
     /// The `WITH (storage = ...)` names.
-    pub const NAMES: [(&'static str, Storage); 6] = [
+    pub const NAMES: [(&'static str, Storage); 7] = [
         ("f32", Storage::F32),
         ("f16", Storage::F16),
         ("int8", Storage::Int8),
         ("pq8", Storage::Pq8),
         ("pq4", Storage::Pq4),
         ("binary", Storage::Binary),
+        ("auto", Storage::Auto),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -109,7 +114,7 @@ impl Storage {
     pub fn trained(self) -> bool {
         matches!(
             self,
-            Storage::Int8 | Storage::Pq8 | Storage::Pq4 | Storage::Binary
+            Storage::Int8 | Storage::Pq8 | Storage::Pq4 | Storage::Binary | Storage::Auto
         )
     }
 
@@ -133,7 +138,8 @@ impl Storage {
         match self {
             Storage::F32 | Storage::Bit => 0,
             Storage::F16 | Storage::Int8 | Storage::Pq8 => 40,
-            Storage::Binary => 80,
+            // auto: the archive (binary) codes' window; hot elements need no table access
+            Storage::Binary | Storage::Auto => 80,
             Storage::Pq4 => 100,
         }
     }
@@ -145,6 +151,7 @@ pub enum Codec {
     Int8(Sq8),
     Pq(Pq),
     Binary(Rbq),
+    Auto(Box<AutoCodec>),
 }
 
 /// A prepared query, in the form the stored bytes are compared with.
@@ -156,6 +163,7 @@ pub enum Query {
     Int8(Sq8Query),
     Pq(PqTable),
     Binary(RbqQuery),
+    Auto(Box<AutoQuery>),
 }
 
 /// Everything needed to turn column values into element bytes and to measure distances.
@@ -251,7 +259,34 @@ impl Tier {
             Codec::Int8(q) => q.code_bytes(),
             Codec::Pq(q) => q.code_bytes(),
             Codec::Binary(q) => q.code_bytes(),
+            Codec::Auto(a) => AUTO_PREFIX + a.binary.code_bytes(),
         }
+    }
+
+    /// The code inside an element's stored bytes (auto elements: after the AutoPrefix).
+    #[inline]
+    pub fn code_part<'a>(&self, stored: &'a [u8]) -> &'a [u8] {
+        match &self.codec {
+            Codec::Auto(_) => stored.get(AUTO_PREFIX..).unwrap_or(&[]),
+            _ => stored,
+        }
+    }
+
+    /// The auto codec, for `storage = 'auto'` indexes.
+    pub fn auto(&self) -> Option<&AutoCodec> {
+        match &self.codec {
+            Codec::Auto(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// An auto index's upgrade code at `rung` for a column value's bytes.
+    pub fn upgrade_code(&self, rung: super::auto::Rung, native: &[u8]) -> Vec<u8> {
+        let Codec::Auto(a) = &self.codec else {
+            return Vec::new();
+        };
+        a.upgrade_code(rung, native, &self.coded_f32(native))
+            .unwrap_or_else(|e| quant_error(e))
     }
 
     /// Whether navigation distances are the exact ones (no rerank needed).
@@ -288,6 +323,12 @@ impl Tier {
             (Codec::Int8(q), _, _) => q.encode(&self.coded_f32(native))?,
             (Codec::Pq(q), _, _) => q.encode(&self.coded_f32(native))?,
             (Codec::Binary(q), _, _) => q.encode(&self.coded_f32(native))?,
+            (Codec::Auto(a), _, _) => {
+                // a new element: no heat, no upgrade (archive rung)
+                let mut out = vec![0u8; AUTO_PREFIX];
+                out.extend(a.binary.encode(&self.coded_f32(native))?);
+                out
+            }
         })
     }
 
@@ -322,6 +363,17 @@ impl Tier {
             (Codec::Binary(q), _) => {
                 Query::Binary(q.query(qm, &coded()).unwrap_or_else(|e| quant_error(e)))
             }
+            (Codec::Auto(a), _) => {
+                let native = match exact {
+                    Query::F32(v) => Query::F32(v.clone()),
+                    Query::F16(v) => Query::F16(v.clone()),
+                    _ => Query::F32(f()),
+                };
+                Query::Auto(Box::new(
+                    a.prepare(qm, native, &coded())
+                        .unwrap_or_else(|e| quant_error(e)),
+                ))
+            }
         }
     }
 
@@ -347,6 +399,7 @@ impl Tier {
             Codec::Pq(q) => Query::F32(q.decode(stored)),
             // rotated coordinates: O(dims), and distances between elements are the same
             Codec::Binary(q) => Query::F32(q.decode_rotated(stored)),
+            Codec::Auto(a) => Query::F32(a.binary.decode_rotated(self.code_part(stored))),
         }
     }
 
@@ -357,7 +410,19 @@ impl Tier {
             (Query::Int8(v), Codec::Int8(c)) => c.distance_prepared(v, stored),
             (Query::Pq(t), Codec::Pq(_)) => t.distance(stored),
             (Query::Binary(b), Codec::Binary(c)) => c.distance(b, stored),
+            (Query::Auto(a), Codec::Auto(c)) => {
+                c.binary.distance(&a.binary, self.code_part(stored))
+            }
             _ => plain_distance(self.metric, q, stored),
+        }
+    }
+
+    /// Navigation distance from a prepared query to an auto element's upgrade code.
+    #[inline]
+    pub fn upgrade_distance(&self, q: &Query, rung: super::auto::Rung, code: &[u8]) -> f32 {
+        match (q, &self.codec) {
+            (Query::Auto(a), Codec::Auto(c)) => c.upgrade_distance(self.metric, a, rung, code),
+            _ => f32::NAN,
         }
     }
 
@@ -396,7 +461,7 @@ fn query_bytes(q: &Query) -> &[u8] {
             core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 2)
         },
         Query::Bit(v) => v,
-        Query::Int8(_) | Query::Pq(_) | Query::Binary(_) => &[],
+        Query::Int8(_) | Query::Pq(_) | Query::Binary(_) | Query::Auto(_) => &[],
     }
 }
 
@@ -428,7 +493,7 @@ pub fn plain_distance(metric: Metric, q: &Query, v: &[u8]) -> f32 {
             Metric::Jaccard => dist::jaccard_distance(q, v) as f32,
             _ => dist::hamming(q, v) as f32,
         },
-        Query::Int8(_) | Query::Pq(_) | Query::Binary(_) => f32::NAN,
+        Query::Int8(_) | Query::Pq(_) | Query::Binary(_) | Query::Auto(_) => f32::NAN,
     }
 }
 
@@ -442,14 +507,15 @@ pub fn train(
     sample: &[&[u8]],
 ) -> Result<Codec, QuantError> {
     let t = Tier::plain(storage, kind, metric, dims);
-    let step = if matches!(storage, Storage::Pq8 | Storage::Pq4) {
+    let step = if matches!(storage, Storage::Pq8 | Storage::Pq4 | Storage::Auto) {
         sample.len().div_ceil(PQ_TRAIN_ROWS).max(1)
     } else {
         1
     };
+    // auto trains its int8 and binary quantizers on every sampled row, PQ on every step-th
     let flat: Vec<f32> = sample
         .iter()
-        .step_by(step)
+        .step_by(if storage == Storage::Auto { 1 } else { step })
         .flat_map(|v| t.coded_f32(v))
         .collect();
     let m = if pq_subvectors == 0 {
@@ -462,6 +528,9 @@ pub fn train(
         Storage::Pq8 => Codec::Pq(Pq::train(&flat, dims, m, PqBits::Eight, PQ_ITERS, SEED)?),
         Storage::Pq4 => Codec::Pq(Pq::train(&flat, dims, m, PqBits::Four, PQ_ITERS, SEED)?),
         Storage::Binary => Codec::Binary(Rbq::train(&flat, dims, SEED)?),
+        Storage::Auto => Codec::Auto(Box::new(AutoCodec::train(
+            &flat, dims, m, step, PQ_ITERS, SEED,
+        )?)),
         _ => Codec::Plain,
     })
 }
@@ -474,6 +543,7 @@ pub fn codebook_bytes(storage: Storage, codec: &Codec) -> Vec<u8> {
         Codec::Int8(q) => q.to_bytes(),
         Codec::Pq(q) => q.to_bytes(),
         Codec::Binary(q) => q.to_bytes(),
+        Codec::Auto(a) => a.to_bytes(),
     });
     out
 }
@@ -498,6 +568,7 @@ fn parse_codebook(storage: Storage, b: &[u8]) -> Result<Codec, QuantError> {
             Codec::Pq(q)
         }
         Storage::Binary => Codec::Binary(Rbq::from_bytes(rest)?),
+        Storage::Auto => Codec::Auto(Box::new(AutoCodec::from_bytes(rest)?)),
         _ => Codec::Plain,
     })
 }
@@ -573,6 +644,7 @@ pub unsafe fn tier_of(rel: pg_sys::Relation, meta: &MetaTuple) -> Arc<Tier> {
         Codec::Int8(q) => q.dims() == dims,
         Codec::Pq(q) => q.dims() == dims,
         Codec::Binary(q) => q.dims() == dims,
+        Codec::Auto(a) => a.dims_ok(dims),
         Codec::Plain => false,
     };
     if !dims_ok {

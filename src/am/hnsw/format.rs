@@ -25,6 +25,21 @@
 //! by a later insert, which bumps nothing else: scans that still hold the old id simply read
 //! the new element — a valid, if unhelpful, waypoint.
 //!
+//! `storage = 'auto'` elements put an AutoPrefix between the header and their code (the
+//! archive tier's binary code), and may own one UpgradeTuple holding a more precise code of the
+//! same vector:
+//!
+//! ```text
+//! AutoPrefix    f32 heat   u32 stamp   u32 upgrade block   u16 upgrade offset   u8 rung   u8 0
+//! UpgradeTuple  u8 kind = UPGRADE   u8 rung   u16 0   u32 element block   u16 element offset
+//!               u16 0   u32 0   code bytes of the rung (see auto.rs)
+//! ```
+//!
+//! Upgrade tuples are the only tuples ever removed from a page (when their element moves to
+//! another rung): nothing but their element points at them, and the element's pointer is
+//! changed in the same WAL record. A reader that followed a stale pointer finds an unused line
+//! pointer or a tuple that does not point back at its element, and ignores it.
+//!
 //! Version 2 added the storage tier and the codebook chain to the meta tuple.
 //!
 //! All structs are `#[repr(C)]` with compile-time size checks; the meta page carries a magic
@@ -53,6 +68,7 @@ pub const PAGE_CODEBOOK: u16 = 3;
 pub const KIND_ELEMENT: u8 = 1;
 pub const KIND_NEIGHBORS: u8 = 2;
 pub const KIND_FREE: u8 = 3;
+pub const KIND_UPGRADE: u8 = 4;
 
 /// Special area of every page.
 #[repr(C)]
@@ -241,6 +257,68 @@ impl ElementHeader {
     }
     pub fn live_tids(&self) -> &[Tid] {
         &self.heaptids[..(self.ntids as usize).min(HEAPTIDS)]
+    }
+}
+
+/// `storage = 'auto'`: what follows an element's header, before its archive code.
+///
+/// `heat` and `stamp` are a hint, written by scans under a share lock without WAL (like heap
+/// hint bits): any old or new value of them is valid, and each is a naturally aligned 4-byte
+/// field, so a torn page write cannot split one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct AutoPrefix {
+    /// Exponentially decayed count of scans that returned the element, as of `stamp`.
+    pub heat: f32,
+    /// Seconds since 2000-01-01 (PostgreSQL's epoch) when `heat` was last brought up to date.
+    pub stamp: u32,
+    /// The element's upgrade tuple (offset 0: none, the element is at the archive rung).
+    pub upgrade_blk: pg_sys::BlockNumber,
+    pub upgrade_off: u16,
+    /// Rung of the upgrade tuple (`auto::Rung`), 0 without one.
+    pub rung: u8,
+    pub _pad: u8,
+}
+pub const AUTO_PREFIX: usize = size_of::<AutoPrefix>();
+const _: () = assert!(AUTO_PREFIX == 16);
+/// Byte offsets of the hint fields inside an element tuple.
+pub const HEAT_AT: usize = ELEMENT_HEADER;
+
+impl AutoPrefix {
+    pub fn upgrade_tid(&self) -> Tid {
+        Tid::new(self.upgrade_blk, self.upgrade_off)
+    }
+}
+
+/// Header of an upgrade tuple; the code bytes follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpgradeHeader {
+    pub kind: u8,
+    pub rung: u8,
+    pub _pad: u16,
+    pub element_blk: pg_sys::BlockNumber,
+    pub element_off: u16,
+    pub _pad2: u16,
+    pub _pad3: u32,
+}
+pub const UPGRADE_HEADER: usize = size_of::<UpgradeHeader>();
+const _: () = assert!(UPGRADE_HEADER == 16);
+
+impl UpgradeHeader {
+    pub fn new(rung: u8, element: Tid) -> Self {
+        UpgradeHeader {
+            kind: KIND_UPGRADE,
+            rung,
+            _pad: 0,
+            element_blk: element.block(),
+            element_off: element.off,
+            _pad2: 0,
+            _pad3: 0,
+        }
+    }
+    pub fn element(&self) -> Tid {
+        Tid::new(self.element_blk, self.element_off)
     }
 }
 

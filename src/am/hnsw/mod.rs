@@ -7,16 +7,20 @@
 //! where new tuples go), [`parallel`] runs builds with parallel workers; every page access goes
 //! through `crate::storage`. Storage tiers: [`codec`] (what an element stores, navigation
 //! distances), [`tiering`] (checks, codebook training and pages at build), [`rerank`] (exact
-//! re-scoring from the table at scan time). SQL functions: [`check`] (`ruvec.index_check`),
-//! [`stats`] (`ruvec.index_stats`).
+//! re-scoring from the table at scan time), [`auto`] (`storage = 'auto'`: rungs and access
+//! heat) and [`retier`] (moving auto vectors between rungs). SQL functions: [`check`]
+//! (`ruvec.index_check`), [`stats`] (`ruvec.index_stats`).
 //!
 //! Locking protocol (heavyweight locks on pseudo page numbers of the index, like pgvector's):
 //! - `UPDATE_LOCK`: inserts hold it in Share mode, so they run concurrently; an insert that will
 //!   become the new entry point (higher level) upgrades by retrying in Exclusive mode; VACUUM's
-//!   graph repair holds it in Exclusive mode, so it never races an insert's back-links.
+//!   graph repair holds it in Exclusive mode, so it never races an insert's back-links. A
+//!   retier ([`retier`]) holds it in Share mode, like an insert.
+//! - `RETIER_LOCK`: one retier of an auto index at a time (taken before `UPDATE_LOCK`).
 //! - buffer content locks are held only for one page read or one WAL record at a time, and a
 //!   WAL record locks its pages in ascending block order (the meta page, block 0, first).
 
+pub mod auto;
 pub mod build;
 pub mod check;
 pub mod codec;
@@ -27,6 +31,7 @@ pub mod options;
 pub mod parallel;
 pub mod place;
 pub mod rerank;
+pub mod retier;
 pub mod scan;
 pub mod stats;
 pub mod store;
@@ -40,6 +45,8 @@ use pgrx::prelude::*;
 
 /// Heavyweight lock tags (page numbers that are never data pages' buffer locks).
 pub const UPDATE_LOCK: pg_sys::BlockNumber = 0;
+/// Held Exclusive by a retier of a `storage = 'auto'` index (one at a time per index).
+pub const RETIER_LOCK: pg_sys::BlockNumber = 1;
 
 /// Support functions of a ruhnsw operator class: 1 is the distance function (for amvalidate
 /// and readers of the catalog; the index calls its kernels directly), 2 the metric code.

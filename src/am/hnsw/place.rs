@@ -35,6 +35,44 @@ impl PageGraph {
 }
 
 impl PageGraph {
+    /// Append an empty data page to the chain and make it the insert page (one WAL record over
+    /// the meta page, the old insert page and the new one); returns its block number, unlocked.
+    pub(super) fn append_empty_page(&mut self) -> pg_sys::BlockNumber {
+        // SAFETY: rel is open; locks in the documented order (meta, then ascending data pages:
+        // the new page is the highest block).
+        unsafe {
+            let mut rec = WalRecord::start(self.rel);
+            let mi = rec.register(Locked::read(self.rel, META_BLKNO, Mode::Exclusive), false);
+            let mut meta: MetaTuple = read_struct(rec.page(mi).as_ref().item(1).unwrap_or(&[]))
+                .unwrap_or_else(|| corrupted("missing meta tuple"));
+            let last = (meta.insert_blk != pg_sys::InvalidBlockNumber).then(|| {
+                rec.register(
+                    Locked::read(self.rel, meta.insert_blk, Mode::Exclusive),
+                    false,
+                )
+            });
+            let ni = rec.register(self.new_page(meta.insert_blk), true);
+            let nblk = rec.block(ni);
+            rec.page(ni).init(PageOpaque::new(PAGE_DATA));
+            if let Some(li) = last {
+                let mut op = rec
+                    .page(li)
+                    .as_ref()
+                    .special::<PageOpaque>()
+                    .unwrap_or(PageOpaque::new(PAGE_DATA));
+                op.next = nblk;
+                rec.page(li).set_special(op);
+            }
+            meta.insert_blk = nblk;
+            if meta.first_data_blk == pg_sys::InvalidBlockNumber {
+                meta.first_data_blk = nblk;
+            }
+            rec.page(mi).overwrite_item(1, struct_bytes(&meta));
+            rec.finish();
+            nblk
+        }
+    }
+
     /// Add an element tuple and its neighbour tuple, extending the index when the last page is
     /// full. Locks: meta (block 0) before data pages, data pages in ascending order.
     pub(super) fn place(&mut self, element: &mut Vec<u8>, neighbors: &[u8]) -> Tid {

@@ -14,7 +14,6 @@ use std::cell::Cell;
 
 use pgrx::pg_sys;
 
-use super::codec::{plain_distance, Query};
 use super::format::{ElemKind, Metric, Tid};
 use super::value::storage_bytes;
 
@@ -68,7 +67,7 @@ struct Fetch {
 
 impl Drop for Fetch {
     fn drop(&mut self) {
-        // SAFETY: each resource was created in `exact_distances` and is released once, here,
+        // SAFETY: each resource was created in `fetch_values` and is released once, here,
         // while the transaction is still live (see the module comment).
         unsafe {
             if !self.fetch.is_null() {
@@ -88,23 +87,24 @@ impl Drop for Fetch {
     }
 }
 
-/// Exact distances from `exact` (the query in the column's type) to the rows `tids` that the
-/// scan's snapshot sees, appended to `out`.
+/// The indexed value (as `value::storage_bytes` gives it) of each row of `tids` that
+/// `snapshot` sees: `found(i, bytes)` for `tids[i]`. Used by the scan's rerank (the scan's
+/// snapshot) and by retiering (SnapshotAny: any version of a row has the indexed value its
+/// index entry was made from, as HOT chains never change indexed columns).
 ///
 /// # Safety
-/// `scan` must be an active ruhnsw index scan with its heap relation and snapshot set.
-pub unsafe fn exact_distances(
-    scan: pg_sys::IndexScanDesc,
+/// `heap` and `index` must be the open table and ruhnsw index, `snapshot` a valid snapshot.
+pub unsafe fn fetch_values(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    snapshot: pg_sys::Snapshot,
     col: Column,
-    exact: &Query,
     tids: &[Tid],
-    out: &mut Vec<(f32, Tid)>,
+    mut found: impl FnMut(usize, &[u8]),
 ) {
-    // SAFETY: the scan descriptor is live; every PostgreSQL object created below is owned by
-    // `f` and released by its Drop.
+    // SAFETY: the relations are open; every PostgreSQL object created below is owned by `f`
+    // and released by its Drop.
     unsafe {
-        let heap = (*scan).heapRelation;
-        let index = (*scan).indexRelation;
         let am = (*heap).rd_tableam;
         let (Some(begin), Some(fetch_tuple)) = ((*am).index_fetch_begin, (*am).index_fetch_tuple)
         else {
@@ -147,13 +147,13 @@ pub unsafe fn exact_distances(
             None
         };
         let clear = (*(*f.slot).tts_ops).clear;
-        for &tid in tids {
+        for (i, &tid) in tids.iter().enumerate() {
             let mut ip = tid.to_item_pointer();
             let (mut call_again, mut all_dead) = (false, false);
             if !fetch_tuple(
                 f.fetch,
                 &mut ip,
-                (*scan).xs_snapshot,
+                snapshot,
                 f.slot,
                 &mut call_again,
                 &mut all_dead,
@@ -181,7 +181,7 @@ pub unsafe fn exact_distances(
             };
             if !isnull {
                 if let Some(v) = storage_bytes(col.kind, col.metric, col.dims, datum) {
-                    out.push((plain_distance(col.metric, exact, &v), tid));
+                    found(i, &v);
                 }
             }
             if let Some(clear) = clear {

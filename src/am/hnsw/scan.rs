@@ -8,6 +8,10 @@
 //! of `rerank` candidates with exact distances from the heap rows ([`super::rerank`]) and
 //! returns each window in exact order; with `LIMIT k <= rerank` the rows returned are exactly
 //! the best k of the candidates, in exact order. Either way the executor need not re-check.
+//!
+//! `storage = 'auto'`: candidates measured on a hot upgrade tuple already have their exact
+//! distance (the tuple holds the column value) and skip the table fetch; every element a scan
+//! returns gets its access heat bumped ([`super::retier::touch`]).
 
 use core::ffi::c_void;
 
@@ -15,9 +19,10 @@ use pgrx::pg_sys;
 use pgrx::PgMemoryContexts;
 use ruvec_hnsw::{Scan, ScanMode, ScanParams};
 
-use super::codec::Query;
+use super::codec::{plain_distance, Query};
 use super::format::{Tid, KIND_ELEMENT};
 use super::rerank::{self, Column};
+use super::retier;
 use super::store::PageGraph;
 use super::{options, value};
 use crate::gucs::{self, IterativeScan};
@@ -25,11 +30,24 @@ use crate::gucs::{self, IterativeScan};
 struct Active {
     graph: PageGraph,
     scan: Option<Scan<PageGraph>>,
-    /// Heap TIDs to return next, last first (an element holds up to 10 rows; a rerank window
-    /// holds the window's rows in exact order).
-    pending: Vec<Tid>,
+    /// Heap TIDs to return next with their element, last first (an element holds up to 10
+    /// rows; a rerank window holds the window's rows in exact order).
+    pending: Vec<(Tid, u64)>,
     /// Quantized tiers: the query in the column's own type and the rerank window size.
     rerank: Option<(Query, usize)>,
+    /// `storage = 'auto'` on a primary: (clock, half-life) for the access heat of returned
+    /// elements, and the element bumped last (its rows come back one after another).
+    heat: Option<(u32, u32)>,
+    bumped: u64,
+}
+
+/// A search candidate as the scan returns it.
+struct Candidate {
+    id: u64,
+    /// Live heap rows (empty when the element no longer qualifies).
+    tids: Vec<Tid>,
+    /// The exact distance, when navigation measured it on a hot upgrade of a one-row element.
+    exact: Option<f32>,
 }
 
 /// Candidates to re-score exactly: `ruvec.rerank` when set (>= 0), else the index's `rerank`
@@ -80,6 +98,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
                 scan: None,
                 pending: Vec::new(),
                 rerank: None,
+                heat: None,
+                bumped: u64::MAX,
             }),
         };
         (*scan).opaque =
@@ -111,6 +131,14 @@ pub unsafe extern "C-unwind" fn amrescan(
         active.pending.clear();
         active.scan = None;
         active.rerank = None;
+        active.graph.upgraded.clear();
+        active.heat = (active.graph.tier.auto().is_some() && !pg_sys::RecoveryInProgress())
+            .then(|| {
+                (
+                    super::auto::now_secs(),
+                    gucs::ACCESS_HALF_LIFE.get().max(1) as u32,
+                )
+            });
         if (*scan).numberOfOrderBys == 0 {
             return;
         }
@@ -157,7 +185,14 @@ pub unsafe extern "C-unwind" fn amgettuple(
         return false;
     };
     loop {
-        if let Some(tid) = active.pending.pop() {
+        if let Some((tid, id)) = active.pending.pop() {
+            if let Some((now, half_life)) = active.heat {
+                if id != active.bumped {
+                    active.bumped = id;
+                    // SAFETY: the scan's open index.
+                    unsafe { retier::touch((*scan).indexRelation, id, now, half_life) };
+                }
+            }
             // SAFETY: the scan descriptor is ours to fill for the executor.
             unsafe {
                 (*scan).xs_heaptid = tid.to_item_pointer();
@@ -181,13 +216,14 @@ pub unsafe extern "C-unwind" fn amgettuple(
             active.scan = None;
             return false;
         };
-        active.pending.extend(c.into_iter().rev());
+        active
+            .pending
+            .extend(c.tids.into_iter().rev().map(|t| (t, c.id)));
     }
 }
 
-/// The live heap TIDs of the search's next candidate (empty when it no longer qualifies), or
-/// None when the search is exhausted.
-fn next_candidate(active: &mut Active) -> Option<Vec<Tid>> {
+/// The search's next candidate, or None when the search is exhausted.
+fn next_candidate(active: &mut Active) -> Option<Candidate> {
     let s = active.scan.as_mut()?;
     // The store raises errors itself; its error type is uninhabited.
     let Ok(next) = s.next(&mut active.graph);
@@ -196,13 +232,21 @@ fn next_candidate(active: &mut Active) -> Option<Vec<Tid>> {
     // Re-read the element: VACUUM may have removed rows since the search saw it, or freed
     // the slot and an insert reused it for another vector (then its distance differs from
     // the one the search ordered by, and it is skipped rather than returned out of order).
+    // An auto element measured on its upgrade is re-checked on its archive code, which a
+    // concurrent retier does not change.
     let query = s.query();
     let tier = &active.graph.tier;
+    let (expect, exact) = match active.graph.upgraded.get(&c.id) {
+        Some(&(base, exact)) => (base, exact),
+        None => (c.distance, false),
+    };
     Some(active.graph.with_element(c.id, |h, v| {
-        if h.kind != KIND_ELEMENT || h.deleted != 0 || tier.distance(query, v) != c.distance {
-            Vec::new()
-        } else {
-            h.live_tids().to_vec()
+        let ok = h.kind == KIND_ELEMENT && h.deleted == 0 && tier.distance(query, v) == expect;
+        let tids = if ok { h.live_tids().to_vec() } else { Vec::new() };
+        Candidate {
+            id: c.id,
+            exact: (exact && tids.len() == 1).then_some(c.distance),
+            tids,
         }
     }))
 }
@@ -214,13 +258,21 @@ fn next_candidate(active: &mut Active) -> Option<Vec<Tid>> {
 /// `scan` is the active scan whose state is `active`.
 unsafe fn next_window(scan: pg_sys::IndexScanDesc, active: &mut Active) -> bool {
     let window = active.rerank.as_ref().map_or(0, |(_, w)| *w);
-    let mut tids = Vec::new();
+    // rows to fetch with their elements, and rows whose exact distance the index had
+    let (mut tids, mut ids) = (Vec::new(), Vec::new());
+    let mut scored: Vec<(f32, Tid, u64)> = Vec::new();
     let mut taken = 0;
     while taken < window {
         let Some(c) = next_candidate(active) else {
             break;
         };
-        tids.extend(c);
+        match c.exact {
+            Some(d) => scored.extend(c.tids.iter().map(|&t| (d, t, c.id))),
+            None => {
+                ids.extend(c.tids.iter().map(|_| c.id));
+                tids.extend(c.tids);
+            }
+        }
         taken += 1;
     }
     if taken == 0 {
@@ -233,13 +285,23 @@ unsafe fn next_window(scan: pg_sys::IndexScanDesc, active: &mut Active) -> bool 
         dims: meta.dims,
     };
     let (exact, _) = active.rerank.as_ref().expect("rerank on");
-    let mut scored = Vec::with_capacity(tids.len());
-    // SAFETY: forwarded.
-    unsafe { rerank::exact_distances(scan, col, exact, &tids, &mut scored) };
+    // SAFETY: forwarded: an active scan with its heap relation and snapshot.
+    unsafe {
+        rerank::fetch_values(
+            (*scan).heapRelation,
+            (*scan).indexRelation,
+            (*scan).xs_snapshot,
+            col,
+            &tids,
+            |i, v| scored.push((plain_distance(col.metric, exact, v), tids[i], ids[i])),
+        )
+    };
     rerank::count(|st| st.reranked += tids.len() as u64);
     // Farthest first: `pending` is popped from the end. Ties in TID order.
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.to_id().cmp(&a.1.to_id())));
-    active.pending.extend(scored.into_iter().map(|(_, t)| t));
+    active
+        .pending
+        .extend(scored.into_iter().map(|(_, t, id)| (t, id)));
     true
 }
 

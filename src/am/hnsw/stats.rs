@@ -1,6 +1,8 @@
 //! `ruvec.index_stats(regclass)`: what a ruhnsw index holds, as `(stat, value)` rows for
 //! monitoring — tier distribution and bytes per tier, codebook size, graph degree per layer,
-//! deleted and free elements, pages.
+//! deleted and free elements, pages. `storage = 'auto'` indexes add `auto.<rung>.elements` and
+//! `auto.<rung>.upgrade_bytes` (hot / warm / cold / archive) and `auto.heat` (the live
+//! elements' access heat summed, decayed to now with `ruvec.access_half_life`).
 //!
 //! One pass over the index's pages under share locks (AccessShareLock on the index), no heap
 //! access; the numbers are a consistent snapshot of each page, not of the whole index.
@@ -9,6 +11,7 @@ use std::collections::BTreeMap;
 
 use pgrx::pg_sys;
 
+use super::auto::{decayed, now_secs, Rung};
 use super::codec::{tier_of, Storage};
 use super::format::*;
 use super::store::{read_meta_tuple, read_tids};
@@ -46,6 +49,10 @@ pub unsafe fn stats(index_oid: pg_sys::Oid) -> Vec<(String, f64)> {
     // per layer: (lists, sum of degrees, min, max)
     let mut degree: BTreeMap<u8, (u64, u64, u64, u64)> = BTreeMap::new();
     let mut max_level = 0u8;
+    // auto: per rung (elements, upgrade tuple bytes), and the heat sum
+    let mut rungs = [(0u64, 0u64); 4];
+    let mut heat = 0f64;
+    let (now, half_life) = (now_secs(), crate::gucs::ACCESS_HALF_LIFE.get().max(1) as u32);
     for blk in (META_BLKNO + 1)..nblocks {
         pgrx::check_for_interrupts!();
         // SAFETY: blk < nblocks.
@@ -85,6 +92,19 @@ pub unsafe fn stats(index_oid: pg_sys::Oid) -> Vec<(String, f64)> {
                     let t = tiers.entry(name).or_default();
                     t.0 += 1;
                     t.1 += bytes.len().saturating_sub(ELEMENT_HEADER) as u64;
+                    if h.tier == Storage::Auto as u8 {
+                        if let Some(p) = bytes.get(HEAT_AT..).and_then(read_struct::<AutoPrefix>) {
+                            let r = Rung::from_u8(p.rung).unwrap_or(Rung::Archive);
+                            rungs[r as usize].0 += 1;
+                            heat += decayed(p.heat, p.stamp, now, half_life) as f64;
+                        }
+                    }
+                }
+                Some(&KIND_UPGRADE) => {
+                    if let Some(h) = read_struct::<UpgradeHeader>(bytes) {
+                        let r = Rung::from_u8(h.rung).unwrap_or(Rung::Archive);
+                        rungs[r as usize].1 += bytes.len() as u64;
+                    }
                 }
                 Some(&KIND_NEIGHBORS) => {
                     neighbor_bytes += bytes.len() as u64;
@@ -118,6 +138,14 @@ pub unsafe fn stats(index_oid: pg_sys::Oid) -> Vec<(String, f64)> {
     for (name, (n, b)) in &tiers {
         put(&format!("tier.{name}.elements"), *n as f64);
         put(&format!("tier.{name}.vector_bytes"), *b as f64);
+    }
+    if tier.storage == Storage::Auto {
+        for r in Rung::ALL.iter().rev() {
+            let (n, b) = rungs[*r as usize];
+            put(&format!("auto.{}.elements", r.name()), n as f64);
+            put(&format!("auto.{}.upgrade_bytes", r.name()), b as f64);
+        }
+        put("auto.heat", heat);
     }
     put("neighbor_bytes", neighbor_bytes as f64);
     for (layer, (lists, sum, min, max)) in &degree {

@@ -13,11 +13,12 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 use ruvec_hnsw::{EntryPoint, FxBuildHasher, GraphRead, GraphWrite, HashVisited, Level, Merge};
 use std::collections::HashMap;
 
+use super::auto::Rung;
 use super::codec::{tier_of, Query, Tier};
 use super::format::*;
 pub use super::place::{encode_element, encode_neighbors, read_tids, write_layer};
 use crate::error::raise_with;
-use crate::storage::{Locked, Mode, Pinned, WalRecord};
+use crate::storage::{Locked, Mode, PageRef, Pinned, WalRecord};
 
 /// What an insert stores: the element bytes (the vector at the index's tier), the column
 /// value's own bytes (the insert's graph search uses them at full precision), the heap row.
@@ -108,6 +109,37 @@ pub struct PageGraph {
     /// While an insert runs (see [`PageGraph::cache_elements`]): every element read for the
     /// neighbour heuristic, read once.
     elements: Option<HashMap<u64, CachedElement, FxBuildHasher>>,
+    /// `storage = 'auto'`: elements whose navigation distance came from their upgrade tuple,
+    /// with their archive code's distance (what a scan re-checks the element against, since a
+    /// concurrent retier may move it to another rung) and whether the distance was exact (hot).
+    pub upgraded: HashMap<u64, (f32, bool), FxBuildHasher>,
+}
+
+/// Where an auto element's better code is, as seen under its page's lock.
+enum Upgrade {
+    None,
+    /// On the element's own page: its distance, and whether it is exact.
+    Here(f32, bool),
+    /// On another page, read after the element's page is released.
+    Elsewhere(Tid, Rung),
+}
+
+/// An auto element's upgrade pointer (None at the archive rung or for other storage).
+pub fn upgrade_pointer(element: &[u8]) -> Option<(Tid, Rung)> {
+    let p: AutoPrefix = read_struct(element.get(ELEMENT_HEADER..)?)?;
+    let rung = Rung::from_u8(p.rung).filter(|r| *r != Rung::Archive)?;
+    (p.upgrade_off != 0).then(|| (p.upgrade_tid(), rung))
+}
+
+/// The code in `bytes` if they are `element`'s upgrade tuple at `rung` with a code of `len`
+/// bytes; None for anything else (a stale pointer: see format.rs).
+pub fn upgrade_code(bytes: &[u8], element: Tid, rung: Rung, len: usize) -> Option<&[u8]> {
+    let h: UpgradeHeader = read_struct(bytes)?;
+    (h.kind == KIND_UPGRADE
+        && h.rung == rung as u8
+        && h.element() == element
+        && bytes.len() == UPGRADE_HEADER + len)
+        .then(|| &bytes[UPGRADE_HEADER..])
 }
 
 /// An element as the insert heuristics need it.
@@ -149,7 +181,100 @@ impl PageGraph {
             ticks: 0,
             cache: None,
             elements: None,
+            upgraded: HashMap::default(),
         }
+    }
+
+    /// Code bytes of an upgrade tuple at `rung` (0 unless auto).
+    pub fn upgrade_len(&self, rung: Rung) -> usize {
+        self.tier.auto().map_or(0, |a| {
+            a.upgrade_bytes(rung, self.meta.kind.vector_bytes(self.meta.dims))
+        })
+    }
+
+    /// The upgrade of auto element `id` (tuple bytes `bytes`, read from `page` under its lock).
+    fn upgrade_on_page(&self, query: &Query, page: PageRef<'_>, id: u64, bytes: &[u8]) -> Upgrade {
+        if self.tier.auto().is_none() {
+            return Upgrade::None;
+        }
+        let Some((tid, rung)) = upgrade_pointer(bytes) else {
+            return Upgrade::None;
+        };
+        let element = Tid::from_id(id);
+        if tid.block() != element.block() {
+            return Upgrade::Elsewhere(tid, rung);
+        }
+        match page
+            .item(tid.off)
+            .and_then(|b| upgrade_code(b, element, rung, self.upgrade_len(rung)))
+        {
+            Some(code) => Upgrade::Here(
+                self.tier.upgrade_distance(query, rung, code),
+                rung == Rung::Hot,
+            ),
+            None => Upgrade::None,
+        }
+    }
+
+    /// Distance to an upgrade tuple on another page; None if it is no longer `id`'s.
+    fn far_upgrade(&self, query: &Query, id: u64, tid: Tid, rung: Rung) -> Option<(f32, bool)> {
+        // SAFETY: a block number taken from an element of this index; an upgrade pointer
+        // always names an existing block (blocks are never truncated away).
+        let buf = unsafe { Locked::read(self.rel, tid.block(), Mode::Share) };
+        let page = buf.page();
+        let code = upgrade_code(page.item(tid.off)?, Tid::from_id(id), rung, self.upgrade_len(rung))?;
+        Some((self.tier.upgrade_distance(query, rung, code), rung == Rung::Hot))
+    }
+
+    /// The navigation distance of element `id` given its archive distance `base` and what its
+    /// page said about an upgrade; remembers upgraded elements in `upgraded`.
+    fn settle(&mut self, query: &Query, id: u64, base: f32, up: Upgrade) -> f32 {
+        let found = match up {
+            Upgrade::None => None,
+            Upgrade::Here(d, exact) => Some((d, exact)),
+            Upgrade::Elsewhere(tid, rung) => self.far_upgrade(query, id, tid, rung),
+        };
+        match found {
+            Some((d, exact)) => {
+                self.upgraded.insert(id, (base, exact));
+                d
+            }
+            None => base,
+        }
+    }
+
+    /// Element `id` as a graph visit: level, deleted flag and navigation distance (from its
+    /// upgrade tuple when it has one).
+    fn visit_one(&mut self, query: &Query, id: u64) -> ruvec_hnsw::Visit {
+        let tid = Tid::from_id(id);
+        let vb = self.meta.vector_bytes();
+        let (mut visit, up) = {
+            // SAFETY: ids come from this index's tuples (see with_item).
+            let buf = unsafe { Locked::read(self.rel, tid.block(), Mode::Share) };
+            let page = buf.page();
+            let Some(bytes) = page.item(tid.off) else {
+                corrupted("dangling element or neighbour pointer")
+            };
+            let Some(h) = read_struct::<ElementHeader>(bytes) else {
+                corrupted("short element tuple")
+            };
+            if bytes.len() < ELEMENT_HEADER + vb {
+                corrupted("short element tuple");
+            }
+            let visit = ruvec_hnsw::Visit {
+                distance: self.tier.distance(query, &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb]),
+                level: h.level,
+                deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
+            };
+            let up = if h.kind == KIND_ELEMENT {
+                self.upgrade_on_page(query, page, id, bytes)
+            } else {
+                Upgrade::None
+            };
+            (visit, up)
+        };
+        visit.distance = self.settle(query, id, visit.distance, up);
+        visit
     }
 
     pub fn rel(&self) -> pg_sys::Relation {
@@ -284,7 +409,7 @@ impl PageGraph {
     /// under share locks one by one. Pins are released when `pinned` drops, also when an
     /// ERROR unwinds through here.
     fn visit_chunk(
-        &self,
+        &mut self,
         query: &Query,
         len: usize,
         tids: &[Tid],
@@ -302,6 +427,8 @@ impl PageGraph {
         for (p, t) in pinned.iter().zip(tids) {
             p.prefetch_item(t.off, len);
         }
+        let first = out.len();
+        let mut ups: Vec<(usize, u64, Upgrade)> = Vec::new();
         for (p, t) in pinned.iter().zip(tids) {
             let locked = p.share();
             let page = locked.page();
@@ -319,6 +446,19 @@ impl PageGraph {
                 level: h.level,
                 deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
             });
+            if h.kind == KIND_ELEMENT {
+                let id = t.to_id();
+                match self.upgrade_on_page(query, page, id, bytes) {
+                    Upgrade::None => {}
+                    up => ups.push((out.len() - 1, id, up)),
+                }
+            }
+        }
+        // Upgrades on other pages are read only now, with no page locked.
+        drop(pinned);
+        for (i, id, up) in ups {
+            debug_assert!(i >= first);
+            out[i].distance = self.settle(query, id, out[i].distance, up);
         }
     }
 }
@@ -363,7 +503,7 @@ impl GraphRead for PageGraph {
     }
 
     fn distance(&mut self, query: &Query, id: u64) -> Result<f32, Infallible> {
-        Ok(self.with_element(id, |_, v| self.tier.distance(query, v)))
+        Ok(self.visit_one(query, id).distance)
     }
 
     fn distance_between(&mut self, a: u64, b: u64) -> Result<f32, Infallible> {
@@ -386,11 +526,7 @@ impl GraphRead for PageGraph {
     }
 
     fn visit(&mut self, query: &Query, id: u64) -> Result<ruvec_hnsw::Visit, Infallible> {
-        Ok(self.with_element(id, |h, v| ruvec_hnsw::Visit {
-            distance: self.tier.distance(query, v),
-            level: h.level,
-            deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
-        }))
+        Ok(self.visit_one(query, id))
     }
 
     /// Pins every element's page and prefetches the tuples before reading any of them: the
@@ -544,7 +680,10 @@ impl GraphWrite for PageGraph {
 
     fn merge_duplicate(&mut self, existing: u64, value: &InsertValue) -> Result<Merge, Infallible> {
         let vb = self.meta.vector_bytes();
-        let same = self.with_element(existing, |_, v| v == value.vector.as_slice());
+        let tier = self.tier.clone();
+        let same = self.with_element(existing, |_, v| {
+            tier.code_part(v) == tier.code_part(&value.vector)
+        });
         if !same {
             return Ok(Merge::NotDuplicate);
         }
@@ -554,7 +693,8 @@ impl GraphWrite for PageGraph {
                 return None;
             }
             if old.len() < ELEMENT_HEADER + vb
-                || old[ELEMENT_HEADER..ELEMENT_HEADER + vb] != value.vector[..]
+                || tier.code_part(&old[ELEMENT_HEADER..ELEMENT_HEADER + vb])
+                    != tier.code_part(&value.vector)
             {
                 return None;
             }

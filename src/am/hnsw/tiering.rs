@@ -48,11 +48,12 @@ pub fn check_storage(
             Some("Use storage 'f32' or 'f16' for vector_l1_ops / halfvec_l1_ops.".into()),
         );
     }
-    let pq = matches!(storage, Storage::Pq8 | Storage::Pq4);
+    // (auto's cold tier is PQ4)
+    let pq = matches!(storage, Storage::Pq8 | Storage::Pq4 | Storage::Auto);
     if pq_subvectors != 0 && !pq {
         raise_with(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "ruhnsw option pq_subvectors applies to storage 'pq8' and 'pq4' only".into(),
+            "ruhnsw option pq_subvectors applies to storage 'pq8', 'pq4' and 'auto' only".into(),
             None,
             None,
         );
@@ -76,11 +77,13 @@ pub fn check_storage(
         Storage::Pq8 if pq_subvectors as usize > room => pq_subvectors as usize - 1,
         Storage::Pq8 | Storage::Pq4 => usize::MAX,
         Storage::Binary => MAX_BINARY_DIMS,
+        // the archive code is binary; a hot vector's upgrade tuple holds the column value
+        Storage::Auto => MAX_BINARY_DIMS.min((MAX_ITEM - UPGRADE_HEADER) / kind.vector_bytes(1)),
     };
     if dims > max {
         let hint = match storage {
             Storage::F32 => "Store half precision (WITH (storage = 'f16'), up to 4,040 dimensions) or a quantized tier (int8, pq8, pq4).",
-            Storage::Binary => "Use storage 'pq8' or 'pq4' for more dimensions.",
+            Storage::Binary | Storage::Auto => "Use storage 'pq8' or 'pq4' for more dimensions.",
             _ => "An element must fit in one 8 kB page.",
         };
         raise_with(

@@ -9,7 +9,11 @@
 //!    deleted element is re-linked (crates/hnsw `repair_graph`), and the entry point moves off
 //!    a deleted element;
 //! 3. deleted elements are freed (kind FREE, neighbour lists cleared): nothing links to them
-//!    any more. Scans that still hold such an id read a FREE element and skip it.
+//!    any more. Scans that still hold such an id read a FREE element and skip it. In an auto
+//!    index their upgrade tuples are removed first (one record per element, like a retier).
+//!
+//! `amvacuumcleanup` relinks unreachable elements and, for `storage = 'auto'`, moves vectors
+//! between tiers by their access heat ([`super::retier`]) unless a retier is already running.
 
 use pgrx::pg_sys;
 use ruvec_hnsw::GraphRead;
@@ -168,6 +172,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             let _ = ruvec_hnsw::repair_graph(&mut graph, &all, &|_| false, &params);
 
             // Pass 3: free the deleted elements; nothing links to them any more.
+            if graph.tier.auto().is_some() {
+                super::retier::drop_deleted_upgrades(&mut graph);
+            }
             let m = graph.meta.m;
             let mut freed: Vec<(u64, Tid)> = Vec::new();
             for_each_element(rel, |id, h, bytes| {
@@ -254,6 +261,13 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             let _ = ruvec_hnsw::reconnect_unreachable(&mut graph, &ids, &params, 4);
         }
         pg_sys::UnlockPage(rel, UPDATE_LOCK, pg_sys::ExclusiveLock as pg_sys::LOCKMODE);
+        if PageGraph::open(rel).tier.auto().is_some() {
+            let heap_oid = pg_sys::IndexGetRelation((*rel).rd_id, false);
+            let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+            let heap = pg_sys::table_open(heap_oid, lock);
+            let _ = super::retier::retier(rel, heap, false);
+            pg_sys::table_close(heap, lock);
+        }
         (*stats).num_pages =
             pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         stats
