@@ -77,14 +77,7 @@ fn ruvec_retier(
         s
     };
     let r = |i: usize| s.rungs[i] as i64;
-    TableIterator::once((
-        s.promoted as i64,
-        s.demoted as i64,
-        r(3),
-        r(2),
-        r(1),
-        r(0),
-    ))
+    TableIterator::once((s.promoted as i64, s.demoted as i64, r(3), r(2), r(1), r(0)))
 }
 
 /// ERROR 42809 unless `index` is a ruhnsw index.

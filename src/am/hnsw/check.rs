@@ -16,9 +16,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use pgrx::pg_sys;
 
+use super::auto::Rung;
 use super::codec::{tier_of, Storage};
 use super::format::*;
-use super::auto::Rung;
 use super::store::{read_tids, upgrade_pointer};
 use super::value::storage_bytes;
 use crate::storage::{Locked, Mode};

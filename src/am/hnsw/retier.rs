@@ -323,9 +323,15 @@ fn apply(graph: &mut PageGraph, room: &mut Room, mv: &Move, code: Option<&[u8]>)
         let slots: Vec<(pg_sys::BlockNumber, usize)> = blocks
             .iter()
             // SAFETY: as above.
-            .map(|&b| (b, rec.register(unsafe { Locked::read(rel, b, Mode::Exclusive) }, false)))
+            .map(|&b| {
+                (
+                    b,
+                    rec.register(unsafe { Locked::read(rel, b, Mode::Exclusive) }, false),
+                )
+            })
             .collect();
-        let slot = |b: pg_sys::BlockNumber| slots.iter().find(|(x, _)| *x == b).expect("registered").1;
+        let slot =
+            |b: pg_sys::BlockNumber| slots.iter().find(|(x, _)| *x == b).expect("registered").1;
         let ei = slot(el.block());
         let Some(old) = rec.page(ei).as_ref().item(el.off).map(<[u8]>::to_vec) else {
             return false;

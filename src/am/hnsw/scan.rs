@@ -132,8 +132,8 @@ pub unsafe extern "C-unwind" fn amrescan(
         active.scan = None;
         active.rerank = None;
         active.graph.upgraded.clear();
-        active.heat = (active.graph.tier.auto().is_some() && !pg_sys::RecoveryInProgress())
-            .then(|| {
+        active.heat =
+            (active.graph.tier.auto().is_some() && !pg_sys::RecoveryInProgress()).then(|| {
                 (
                     super::auto::now_secs(),
                     gucs::ACCESS_HALF_LIFE.get().max(1) as u32,
@@ -242,7 +242,11 @@ fn next_candidate(active: &mut Active) -> Option<Candidate> {
     };
     Some(active.graph.with_element(c.id, |h, v| {
         let ok = h.kind == KIND_ELEMENT && h.deleted == 0 && tier.distance(query, v) == expect;
-        let tids = if ok { h.live_tids().to_vec() } else { Vec::new() };
+        let tids = if ok {
+            h.live_tids().to_vec()
+        } else {
+            Vec::new()
+        };
         Candidate {
             id: c.id,
             exact: (exact && tids.len() == 1).then_some(c.distance),

@@ -52,7 +52,10 @@ pub unsafe fn stats(index_oid: pg_sys::Oid) -> Vec<(String, f64)> {
     // auto: per rung (elements, upgrade tuple bytes), and the heat sum
     let mut rungs = [(0u64, 0u64); 4];
     let mut heat = 0f64;
-    let (now, half_life) = (now_secs(), crate::gucs::ACCESS_HALF_LIFE.get().max(1) as u32);
+    let (now, half_life) = (
+        now_secs(),
+        crate::gucs::ACCESS_HALF_LIFE.get().max(1) as u32,
+    );
     for blk in (META_BLKNO + 1)..nblocks {
         pgrx::check_for_interrupts!();
         // SAFETY: blk < nblocks.

@@ -222,8 +222,16 @@ impl PageGraph {
         // always names an existing block (blocks are never truncated away).
         let buf = unsafe { Locked::read(self.rel, tid.block(), Mode::Share) };
         let page = buf.page();
-        let code = upgrade_code(page.item(tid.off)?, Tid::from_id(id), rung, self.upgrade_len(rung))?;
-        Some((self.tier.upgrade_distance(query, rung, code), rung == Rung::Hot))
+        let code = upgrade_code(
+            page.item(tid.off)?,
+            Tid::from_id(id),
+            rung,
+            self.upgrade_len(rung),
+        )?;
+        Some((
+            self.tier.upgrade_distance(query, rung, code),
+            rung == Rung::Hot,
+        ))
     }
 
     /// The navigation distance of element `id` given its archive distance `base` and what its
@@ -262,7 +270,9 @@ impl PageGraph {
                 corrupted("short element tuple");
             }
             let visit = ruvec_hnsw::Visit {
-                distance: self.tier.distance(query, &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb]),
+                distance: self
+                    .tier
+                    .distance(query, &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb]),
                 level: h.level,
                 deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
             };
