@@ -189,3 +189,36 @@ def test_auto_errors(conn):
     with pytest.raises(psycopg.errors.FeatureNotSupported, match="does not support L1"):
         conn.execute("CREATE INDEX ON auto_err USING ruhnsw (v vector_l1_ops) WITH (storage = 'auto')")
     conn.execute("DROP TABLE auto_err")
+
+
+def test_auto_duplicates_never_hot(conn):
+    """Rows with identical vectors share an element; a hot upgrade holds one row's value as its
+    exact distance, so a multi-row element stops at warm while one-row elements go hot."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((400, 16)).astype(np.float32)
+    conn.execute("DROP TABLE IF EXISTS auto_dup")
+    conn.execute("CREATE TABLE auto_dup (id int PRIMARY KEY, v vector(16))")
+    with conn.cursor() as cur:
+        with cur.copy("COPY auto_dup (id, v) FROM STDIN") as cp:
+            for i, v in enumerate(X):
+                cp.write_row((i, vec_text(v)))
+    conn.execute("CREATE INDEX auto_dup_idx ON auto_dup USING ruhnsw (v vector_l2_ops) WITH (storage = 'auto')")
+    for j in range(3):  # inserts merge into row 0's element
+        conn.execute("INSERT INTO auto_dup VALUES (%s, %s)", (1000 + j, vec_text(X[0])))
+    assert stats(conn, "auto_dup_idx")["elements.live"] == 400
+    conn.execute("SET enable_seqscan = off")
+    for _ in range(6):
+        got = top10(conn, "auto_dup", "<->", X[0])
+    assert set(got[:4]) == {0, 1000, 1001, 1002}, got  # the four copies first (distance 0)
+    promoted, demoted, hot, warm, cold, archive = retier(conn, "auto_dup_idx")
+    assert (hot, warm) == (6, 1), (hot, warm)  # six one-row neighbours hot, the 4-row element warm
+    assert_check(conn, "auto_dup_idx")
+    got = conn.execute("SELECT id, v <-> %s::vector FROM auto_dup ORDER BY v <-> %s::vector LIMIT 10",
+                       (vec_text(X[0]), vec_text(X[0]))).fetchall()
+    assert [r[1] for r in got] == sorted(r[1] for r in got) and got[0][1] == 0
+    # a copy of a hot row's vector gets an element of its own (the hot one takes no 2nd row)
+    hot_id = got[5][0]
+    conn.execute("INSERT INTO auto_dup SELECT 2000, v FROM auto_dup WHERE id = %s", (hot_id,))
+    assert stats(conn, "auto_dup_idx")["elements.live"] == 401
+    assert_check(conn, "auto_dup_idx")
+    conn.execute("DROP TABLE auto_dup")

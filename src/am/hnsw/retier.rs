@@ -110,7 +110,13 @@ pub unsafe fn retier(
             let target = if h.deleted != 0 || h.ntids == 0 {
                 Rung::Archive
             } else {
-                Rung::for_heat(decayed(p.heat, p.stamp, now, half_life))
+                let r = Rung::for_heat(decayed(p.heat, p.stamp, now, half_life));
+                // hot means "this row's exact value": only for one-row elements (see apply)
+                if r == Rung::Hot && h.ntids > 1 {
+                    Rung::Warm
+                } else {
+                    r
+                }
             };
             if h.deleted == 0 {
                 stats.rungs[current as usize] += 1;
@@ -308,11 +314,10 @@ fn apply(graph: &mut PageGraph, room: &mut Room, mv: &Move, code: Option<&[u8]>)
     }
     let rel = graph.rel();
     for attempt in 0..4 {
-        let target = match &tuple {
-            None => None,
+        let target = tuple.as_ref().map(|t| {
             // SAFETY: rel is the open index.
-            Some(t) => Some(unsafe { room_for(graph, room, el.block(), t.len(), attempt) }),
-        };
+            unsafe { room_for(graph, room, el.block(), t.len(), attempt) }
+        });
         let mut blocks = vec![el.block()];
         blocks.extend(mv.from.map(|(t, _)| t.block()));
         blocks.extend(target);
@@ -336,9 +341,14 @@ fn apply(graph: &mut PageGraph, room: &mut Room, mv: &Move, code: Option<&[u8]>)
         let Some(old) = rec.page(ei).as_ref().item(el.off).map(<[u8]>::to_vec) else {
             return false;
         };
-        let still = read_struct::<ElementHeader>(&old)
-            .is_some_and(|h| h.kind == KIND_ELEMENT && h.tier == Storage::Auto as u8)
-            && upgrade_pointer(&old) == mv.from;
+        // Re-checked under the lock: unchanged since planned, and a hot upgrade (the value of
+        // the row it was made from) only for an element with exactly that one row; a
+        // concurrent insert cannot add a row meanwhile (merge_duplicate refuses hot elements).
+        let still = read_struct::<ElementHeader>(&old).is_some_and(|h| {
+            h.kind == KIND_ELEMENT
+                && h.tier == Storage::Auto as u8
+                && (mv.to != Rung::Hot || (h.ntids == 1 && h.heaptids[0] == mv.row))
+        }) && upgrade_pointer(&old) == mv.from;
         if !still {
             return false; // dropping `rec` aborts
         }

@@ -46,7 +46,8 @@ struct Candidate {
     id: u64,
     /// Live heap rows (empty when the element no longer qualifies).
     tids: Vec<Tid>,
-    /// The exact distance, when navigation measured it on a hot upgrade of a one-row element.
+    /// The exact distance, when navigation measured it on a hot upgrade (whose element holds
+    /// exactly the row the upgrade was made from: see retier's `apply`).
     exact: Option<f32>,
 }
 

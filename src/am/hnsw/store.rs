@@ -708,6 +708,11 @@ impl GraphWrite for PageGraph {
             {
                 return None;
             }
+            // A hot upgrade holds one row's value and serves as that row's exact distance:
+            // such an element takes no second row (retier keeps multi-row elements below hot).
+            if upgrade_pointer(old).is_some_and(|(_, r)| r == Rung::Hot) {
+                return None;
+            }
             h.heaptids[h.ntids as usize] = value.heaptid;
             h.ntids += 1;
             let mut out = old.to_vec();
