@@ -23,9 +23,11 @@ _loaded = {}
 
 
 def fixture_table(conn, name):
-    """The fixture's base vectors in a table of their own (loaded once per module)."""
-    if name in _loaded:
-        return _loaded[name]
+    """The fixture's base vectors in a table of their own (loaded once per database: other
+    test modules share this loader, each with its own database)."""
+    key = (conn.info.dbname, name)
+    if key in _loaded:
+        return _loaded[key]
     base_p, query_p, metric, opclass, op = FIXTURES[name]
     base = fvecs(os.path.join(SHARED_DATA, base_p))
     queries = fvecs(os.path.join(SHARED_DATA, query_p))[:100]
@@ -35,8 +37,8 @@ def fixture_table(conn, name):
     conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v vector({base.shape[1]}))")
     load(conn, table, base, np.arange(len(base)))
     conn.execute(f"VACUUM ANALYZE {table}")
-    _loaded[name] = (table, base, queries, dist, opclass, op)
-    return _loaded[name]
+    _loaded[key] = (table, base, queries, dist, opclass, op)
+    return _loaded[key]
 
 
 @pytest.mark.parametrize("tier", TIERS)
