@@ -34,16 +34,27 @@ impl PageGraph {
     }
 }
 
+/// A data page being appended in a WAL record: the meta page and the old insert page are
+/// registered (and locked, meta first) along with the new page, which is initialised.
+struct Appending {
+    rec: WalRecord,
+    mi: usize,
+    meta: MetaTuple,
+    last: Option<usize>,
+    ni: usize,
+    nblk: pg_sys::BlockNumber,
+}
+
 impl PageGraph {
-    /// Append an empty data page to the chain and make it the insert page (one WAL record over
-    /// the meta page, the old insert page and the new one); returns its block number, unlocked.
-    pub(super) fn append_empty_page(&mut self) -> pg_sys::BlockNumber {
+    /// Start a record that appends a data page (see [`Appending`]); finish with
+    /// [`PageGraph::link_appended`].
+    unsafe fn begin_append(&self) -> Appending {
         // SAFETY: rel is open; locks in the documented order (meta, then ascending data pages:
         // the new page is the highest block).
         unsafe {
             let mut rec = WalRecord::start(self.rel);
             let mi = rec.register(Locked::read(self.rel, META_BLKNO, Mode::Exclusive), false);
-            let mut meta: MetaTuple = read_struct(rec.page(mi).as_ref().item(1).unwrap_or(&[]))
+            let meta: MetaTuple = read_struct(rec.page(mi).as_ref().item(1).unwrap_or(&[]))
                 .unwrap_or_else(|| corrupted("missing meta tuple"));
             let last = (meta.insert_blk != pg_sys::InvalidBlockNumber).then(|| {
                 rec.register(
@@ -54,23 +65,53 @@ impl PageGraph {
             let ni = rec.register(self.new_page(meta.insert_blk), true);
             let nblk = rec.block(ni);
             rec.page(ni).init(PageOpaque::new(PAGE_DATA));
-            if let Some(li) = last {
-                let mut op = rec
-                    .page(li)
-                    .as_ref()
-                    .special::<PageOpaque>()
-                    .unwrap_or(PageOpaque::new(PAGE_DATA));
-                op.next = nblk;
-                rec.page(li).set_special(op);
+            Appending {
+                rec,
+                mi,
+                meta,
+                last,
+                ni,
+                nblk,
             }
-            meta.insert_blk = nblk;
-            if meta.first_data_blk == pg_sys::InvalidBlockNumber {
-                meta.first_data_blk = nblk;
-            }
-            rec.page(mi).overwrite_item(1, struct_bytes(&meta));
-            rec.finish();
-            nblk
         }
+    }
+
+    /// Link the appended page after the old insert page, make `insert_blk` the insert page and
+    /// finish the record.
+    fn link_appended(a: Appending, insert_blk: pg_sys::BlockNumber) {
+        let Appending {
+            mut rec,
+            mi,
+            mut meta,
+            last,
+            nblk,
+            ..
+        } = a;
+        if let Some(li) = last {
+            let mut op = rec
+                .page(li)
+                .as_ref()
+                .special::<PageOpaque>()
+                .unwrap_or(PageOpaque::new(PAGE_DATA));
+            op.next = nblk;
+            rec.page(li).set_special(op);
+        }
+        meta.insert_blk = insert_blk;
+        if meta.first_data_blk == pg_sys::InvalidBlockNumber {
+            meta.first_data_blk = nblk;
+        }
+        rec.page(mi).overwrite_item(1, struct_bytes(&meta));
+        rec.finish();
+    }
+
+    /// Append an empty data page to the chain and make it the insert page (one WAL record over
+    /// the meta page, the old insert page and the new one); returns its block number, unlocked.
+    pub(super) fn append_empty_page(&mut self) -> pg_sys::BlockNumber {
+        // SAFETY: rel is open.
+        let a = unsafe { self.begin_append() };
+        let nblk = a.nblk;
+        Self::link_appended(a, nblk);
+        nblk
     }
 
     /// Add an element tuple and its neighbour tuple, extending the index when the last page is
@@ -94,19 +135,8 @@ impl PageGraph {
                 }
             }
             // Slow path: new page(s) at the end, linked from the last page, meta updated.
-            let mut rec = WalRecord::start(self.rel);
-            let mi = rec.register(Locked::read(self.rel, META_BLKNO, Mode::Exclusive), false);
-            let mut meta: MetaTuple = read_struct(rec.page(mi).as_ref().item(1).unwrap_or(&[]))
-                .unwrap_or_else(|| corrupted("missing meta tuple"));
-            let last = (meta.insert_blk != pg_sys::InvalidBlockNumber).then(|| {
-                rec.register(
-                    Locked::read(self.rel, meta.insert_blk, Mode::Exclusive),
-                    false,
-                )
-            });
-            let ni = rec.register(self.new_page(meta.insert_blk), true);
-            let nblk = rec.block(ni);
-            rec.page(ni).init(PageOpaque::new(PAGE_DATA));
+            let mut a = self.begin_append();
+            let (rec, ni, nblk) = (&mut a.rec, a.ni, a.nblk);
             let together = need_together <= MAX_ITEM;
             let extra = if together {
                 None
@@ -142,21 +172,8 @@ impl PageGraph {
                     )
                 }
             };
-            if let Some(li) = last {
-                let mut op = rec
-                    .page(li)
-                    .as_ref()
-                    .special::<PageOpaque>()
-                    .unwrap_or(PageOpaque::new(PAGE_DATA));
-                op.next = nblk;
-                rec.page(li).set_special(op);
-            }
-            meta.insert_blk = extra.map(|xi| rec.block(xi)).unwrap_or(nblk);
-            if meta.first_data_blk == pg_sys::InvalidBlockNumber {
-                meta.first_data_blk = nblk;
-            }
-            rec.page(mi).overwrite_item(1, struct_bytes(&meta));
-            rec.finish();
+            let insert_blk = extra.map(|xi| rec.block(xi)).unwrap_or(nblk);
+            Self::link_appended(a, insert_blk);
             tid
         }
     }

@@ -24,7 +24,7 @@ use super::auto::{decayed, now_secs, Rung};
 use super::codec::Storage;
 use super::format::*;
 use super::rerank::{fetch_values, Column};
-use super::store::{corrupted, upgrade_code, upgrade_pointer, PageGraph};
+use super::store::{corrupted, upgrade_code, upgrade_pointer, walk_data_pages, PageGraph};
 use super::{RETIER_LOCK, UPDATE_LOCK};
 use crate::error::raise_with;
 use crate::gucs;
@@ -214,17 +214,9 @@ unsafe fn plan(
     mut target: impl FnMut(&ElementHeader, &AutoPrefix, Rung) -> Rung,
 ) -> Vec<Move> {
     let mut moves = Vec::new();
-    // SAFETY: rel is the open index; blocks below nblocks exist.
+    // SAFETY: forwarded.
     unsafe {
-        let nblocks =
-            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
-        for blk in (META_BLKNO + 1)..nblocks {
-            pgrx::check_for_interrupts!(); // no buffer lock held here
-            let buf = Locked::read(rel, blk, Mode::Share);
-            let page = buf.page();
-            if page.special::<PageOpaque>().map(|o| o.page_type) != Some(PAGE_DATA) {
-                continue;
-            }
+        walk_data_pages(rel, |blk, page| {
             room.set(blk, page.free_space());
             for off in 1..=page.max_offset() {
                 let Some(bytes) = page.item(off) else {
@@ -252,7 +244,7 @@ unsafe fn plan(
                     });
                 }
             }
-        }
+        });
     }
     moves
 }

@@ -88,6 +88,30 @@ pub unsafe fn read_meta_tuple(rel: pg_sys::Relation) -> MetaTuple {
     t
 }
 
+/// Visit every data page of the index under a share lock, one page at a time (no lock is
+/// held between pages, where interrupts are checked).
+///
+/// # Safety
+/// `rel` must be an open ruhnsw index.
+pub unsafe fn walk_data_pages(
+    rel: pg_sys::Relation,
+    mut visit: impl FnMut(pg_sys::BlockNumber, PageRef<'_>),
+) {
+    // SAFETY: rel is the open index; blocks below nblocks exist.
+    unsafe {
+        let nblocks =
+            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        for blk in (META_BLKNO + 1)..nblocks {
+            pgrx::check_for_interrupts!(); // no buffer lock held here
+            let buf = Locked::read(rel, blk, Mode::Share);
+            let page = buf.page();
+            if page.special::<PageOpaque>().map(|o| o.page_type) == Some(PAGE_DATA) {
+                visit(blk, page);
+            }
+        }
+    }
+}
+
 /// A FREE element slot and the capacity (level) of its neighbour tuple.
 #[derive(Clone, Copy, Debug)]
 pub struct FreeSlot {

@@ -19,7 +19,7 @@ use pgrx::pg_sys;
 use ruvec_hnsw::GraphRead;
 
 use super::format::*;
-use super::store::{read_tids, PageGraph};
+use super::store::{read_tids, walk_data_pages, PageGraph};
 use super::UPDATE_LOCK;
 use crate::storage::{Locked, Mode, WalRecord};
 
@@ -75,17 +75,9 @@ unsafe fn for_each_element(
 /// id collection must not block concurrent inserts the way `for_each_element`'s exclusive
 /// locks do).
 unsafe fn visit_elements(rel: pg_sys::Relation, mut visit: impl FnMut(u64, &ElementHeader)) {
-    // SAFETY: rel is the open index; blocks below nblocks exist.
+    // SAFETY: forwarded.
     unsafe {
-        let nblocks =
-            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
-        for blk in (META_BLKNO + 1)..nblocks {
-            pgrx::check_for_interrupts!(); // no buffer lock held here
-            let buf = Locked::read(rel, blk, Mode::Share);
-            let page = buf.page();
-            if page.special::<PageOpaque>().map(|o| o.page_type) != Some(PAGE_DATA) {
-                continue;
-            }
+        walk_data_pages(rel, |blk, page| {
             for off in 1..=page.max_offset() {
                 if let Some(h) = page.item(off).and_then(read_struct::<ElementHeader>) {
                     if h.kind == KIND_ELEMENT {
@@ -93,7 +85,7 @@ unsafe fn visit_elements(rel: pg_sys::Relation, mut visit: impl FnMut(u64, &Elem
                     }
                 }
             }
-        }
+        })
     }
 }
 
