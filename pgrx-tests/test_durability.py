@@ -261,6 +261,17 @@ def test_hot_standby_answers_exactly_like_primary(make_cluster, sift, index):
         setup_index(c, "items", index)
         copy_rows(c, "items", range(n0, n1), X[n0:n1])
         model.update({i: X[i].copy() for i in range(n0, n1)})
+
+    # A standby session that searches the index before the changes below are replayed: its
+    # backend keeps copies of element codes, which must not outlive the replayed VACUUM that
+    # frees elements whose slots the refill reuses (it answers like the primary at the end).
+    assert primary.wait_for_replay(standby)
+    early = standby.connect(db)
+    use_index(early, "items", index)
+    for q in Q[:20]:
+        assert len(knn(early, "items", q)) == 10
+
+    with primary.connect(db) as c:
         shift = (np.arange(DIM) % 3).astype(np.float32)  # zeros too: the sparse pattern changes
         lit = vector_literal(shift)
         um, dm = sc["rep_update_mod"], sc["rep_delete_mod"]
@@ -341,8 +352,10 @@ def test_hot_standby_answers_exactly_like_primary(make_cluster, sift, index):
                 assert len(pr) == 10
                 assert_sorted(pr)
                 assert knn(s, "items", q, col, op, cast) == pr, (col, op)
+                assert knn(early, "items", q, col, op, cast) == pr, (col, op)
             l2.append((q, knn(p, "items", q)))
         assert_knn(l2, model, index)
+    early.close()
 
 
 # ---- 2. crash recovery -----------------------------------------------------------------------

@@ -54,7 +54,8 @@ def test_tier_recall(conn, name, tier):
     conn.execute("SET enable_seqscan = off")
     conn.execute("SELECT ruvec.scan_stats_reset()")
     r = recall(conn, table, op, queries, dist, np.arange(len(base)))
-    scans, navigated, reranked = conn.execute("SELECT * FROM ruvec.scan_stats()").fetchone()
+    scans, navigated, reranked = conn.execute(
+        "SELECT scans, navigated, reranked FROM ruvec.scan_stats()").fetchone()
     conn.execute("SET ruvec.rerank = 0")
     r0 = recall(conn, table, op, queries, dist, np.arange(len(base)))
     conn.execute("RESET ruvec.rerank")
@@ -302,7 +303,8 @@ def test_rerank_budget(conn):
         conn.execute("SELECT ruvec.scan_stats_reset()")
         for q in queries[:10]:
             conn.execute(f"SELECT id FROM {table} ORDER BY v {op} %s::vector LIMIT 10", (vec_text(q),)).fetchall()
-        scans, navigated, reranked = conn.execute("SELECT * FROM ruvec.scan_stats()").fetchone()
+        scans, navigated, reranked = conn.execute(
+        "SELECT scans, navigated, reranked FROM ruvec.scan_stats()").fetchone()
         assert scans == 10
         return navigated / scans, reranked / scans
 

@@ -36,6 +36,10 @@ pub static RERANK: GucSetting<i32> = GucSetting::<i32>::new(-1);
 /// `storage = 'auto'` ruhnsw index on their tiers (seconds; accepts units, e.g. '7d').
 pub static ACCESS_HALF_LIFE: GucSetting<i32> = GucSetting::<i32>::new(7 * 24 * 3600);
 
+/// `ruvec.code_cache_mem`: memory (kB) a backend may use for its copies of ruhnsw element codes
+/// (see am/hnsw/codecache.rs); 0 turns the copies off.
+pub static CODE_CACHE_MEM: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+
 pub fn init() {
     GucRegistry::define_int_guc(
         c"ruvec.ef_search",
@@ -84,6 +88,16 @@ pub fn init() {
         i32::MAX,
         GucContext::Userset,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"ruvec.code_cache_mem",
+        c"Memory each backend may use for copies of ruhnsw element codes.",
+        c"Index scans measure cached elements without visiting their pages. Per backend, for all indexes together; 0 turns the copies off.",
+        &CODE_CACHE_MEM,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
     );
     // SAFETY: called once from _PG_init with a static C string.
     #[cfg(not(any(feature = "pg13", feature = "pg14")))]

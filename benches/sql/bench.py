@@ -56,6 +56,7 @@ class Config:
     force_index: bool
     pin: bool
     rerank: int | None = None
+    code_cache_mem: str | None = None
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -103,6 +104,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--rerank", type=int,
                     help="ruvec storage tiers: SET ruvec.rerank to this (default: to each ef_search value, "
                          "i.e. re-score every candidate of the first batch)")
+    ap.add_argument("--code-cache-mem",
+                    help="ruvec engines: SET ruvec.code_cache_mem to this in every query session, e.g. 1GB "
+                         "(default: the server's, 64MB unless configured)")
     ap.add_argument("--recall-target", type=float, default=0.95,
                     help="the summary compares engines at the smallest ef_search reaching this recall")
     ap.add_argument("--clusters", type=int, help="generated sets: number of clusters (default n/1000, at least 10)")
@@ -126,7 +130,7 @@ def config_from(args: argparse.Namespace) -> Config:
         warmup=args.warmup, insert_rows=args.insert_rows, maintenance_work_mem=args.maintenance_work_mem,
         parallel_workers=args.parallel_workers, recall_target=args.recall_target, clusters=args.clusters,
         seed=args.seed, keep_tables=args.keep_tables, force_index=args.force_index,
-        pin=args.pin, rerank=args.rerank)
+        pin=args.pin, rerank=args.rerank, code_cache_mem=args.code_cache_mem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +140,8 @@ def config_from(args: argparse.Namespace) -> Config:
 def query_setup(dsn: str, engine: eng.EngineSpec, schema: str, oid: int, ds: Dataset,
                 ef: int | None, cfg: Config) -> measure.QuerySetup:
     """Session settings and k-NN query of one engine at one ef_search value."""
-    return measure.QuerySetup(dsn, oid, measure.session_settings(engine, ef, cfg.force_index, cfg.rerank),
+    return measure.QuerySetup(dsn, oid, measure.session_settings(engine, ef, cfg.force_index, cfg.rerank,
+                                                                      cfg.code_cache_mem),
                               measure.knn_query(engine, schema, ds.metric, cfg.k, ds.dim, ef))
 
 

@@ -74,11 +74,14 @@ def knn_query(engine: EngineSpec, schema: str, metric: str, k: int, dim: int = 0
 
 
 def session_settings(engine: EngineSpec, ef_search: int | None,
-                     force_index: bool = False, rerank: int | None = None) -> tuple[tuple[str, str], ...]:
+                     force_index: bool = False, rerank: int | None = None,
+                     code_cache_mem: str | None = None) -> tuple[tuple[str, str], ...]:
     """GUCs for a query session: JIT and parallel query off (one backend per client), the
-    engine's ef_search when it has one, and enable_seqscan = off for indexed engines when
-    `force_index` (tiny tables)."""
+    engine's ef_search when it has one, ruvec's code cache size when given, and
+    enable_seqscan = off for indexed engines when `force_index` (tiny tables)."""
     settings = [("jit", "off"), ("max_parallel_workers_per_gather", "0")]
+    if code_cache_mem is not None and (engine.ef_guc or "").startswith("ruvec."):
+        settings.append(("ruvec.code_cache_mem", code_cache_mem))
     if engine.ef_guc and ef_search is not None:
         settings.append((engine.ef_guc, str(ef_search)))
         if engine.storage:

@@ -76,6 +76,8 @@ def header_lines(run: dict) -> list[str]:
         "- ruvec storage tiers: ruvec.rerank = "
         + (str(c['rerank']) if c.get('rerank') is not None else "ef_search (every candidate of the first batch)")
         + "; pgvector-bq re-ranks ef_search Hamming candidates by the exact distance in SQL",
+        "- ruvec code cache (ruvec.code_cache_mem, per backend): "
+        + (c.get('code_cache_mem') or "server default (64MB unless configured)"),
         f"- Queries: prepared, binary parameters, jit = off, max_parallel_workers_per_gather = 0"
         f"{', enable_seqscan = off for indexed engines' if c['force_index'] else ''}; {c['warmup']} warm-up queries per client, "
         f"each client runs the query list ≥ {c['repeat']}× from its own offset and for ≥ {c['min_time']:g} s; "

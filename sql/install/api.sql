@@ -26,9 +26,10 @@ CREATE FUNCTION ruvec.retier(index regclass)
 COMMENT ON FUNCTION ruvec.retier(regclass) IS 'storage = ''auto'' ruhnsw index: move each vector to the tier its decayed access count calls for (VACUUM does the same); returns the moves and the live vectors per tier';
 
 CREATE FUNCTION ruvec.scan_stats()
-	RETURNS TABLE (scans bigint, navigated bigint, reranked bigint)
+	RETURNS TABLE (scans bigint, navigated bigint, reranked bigint, page_reads bigint,
+	               cache_reads bigint, cache_elements bigint, cache_bytes bigint)
 	AS 'MODULE_PATHNAME', 'ruvec_scan_stats_wrapper' LANGUAGE C STRICT VOLATILE;
-COMMENT ON FUNCTION ruvec.scan_stats() IS 'this session''s ruhnsw index scans: scans started, graph candidates taken (approximate distances), heap rows re-scored exactly (rerank)';
+COMMENT ON FUNCTION ruvec.scan_stats() IS 'this session''s ruhnsw index scans: scans started, graph candidates taken (approximate distances), heap rows re-scored exactly (rerank), elements measured from index pages and from this backend''s code cache; the code cache''s elements and bytes now';
 
 CREATE FUNCTION ruvec.scan_stats_reset() RETURNS void
 	AS 'MODULE_PATHNAME', 'ruvec_scan_stats_reset_wrapper' LANGUAGE C STRICT VOLATILE;

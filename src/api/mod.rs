@@ -106,10 +106,23 @@ fn ruvec_scan_stats() -> TableIterator<
         name!(scans, i64),
         name!(navigated, i64),
         name!(reranked, i64),
+        name!(page_reads, i64),
+        name!(cache_reads, i64),
+        name!(cache_elements, i64),
+        name!(cache_bytes, i64),
     ),
 > {
     let s = crate::am::hnsw::rerank::stats();
-    TableIterator::once((s.scans as i64, s.navigated as i64, s.reranked as i64))
+    let (_, elements, bytes) = crate::am::hnsw::codecache::usage();
+    TableIterator::once((
+        s.scans as i64,
+        s.navigated as i64,
+        s.reranked as i64,
+        s.page_reads as i64,
+        s.cache_reads as i64,
+        elements as i64,
+        bytes as i64,
+    ))
 }
 
 /// `ruvec.scan_stats_reset()`.

@@ -134,7 +134,8 @@ fn meta_tuple(spec: &Spec) -> MetaTuple {
         free_hint_blk: pg_sys::InvalidBlockNumber,
         codebook_blk: pg_sys::InvalidBlockNumber,
         codebook_len: 0,
-        codebook_stamp: 0,
+        build_stamp: new_build_stamp(),
+        epoch: 0,
     }
 }
 

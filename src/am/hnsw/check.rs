@@ -19,8 +19,9 @@ use pgrx::pg_sys;
 use super::auto::Rung;
 use super::codec::{tier_of, Storage};
 use super::format::*;
-use super::store::{read_tids, upgrade_pointer};
+use super::store::read_tids;
 use super::value::storage_bytes;
+use super::visit::upgrade_pointer;
 use crate::storage::{Locked, Mode};
 
 pub struct CheckRow {

@@ -632,7 +632,7 @@ pub unsafe fn tier_of(rel: pg_sys::Relation, meta: &MetaTuple) -> Arc<Tier> {
         return Arc::new(Tier::plain(storage, kind, metric, dims));
     }
     // SAFETY: rel is open.
-    let key = (unsafe { (*rel).rd_id }.to_u32(), meta.codebook_stamp);
+    let key = (unsafe { (*rel).rd_id }.to_u32(), meta.build_stamp);
     if let Some(t) = TIERS.with(|c| c.borrow().get(&key).cloned()) {
         return t;
     }

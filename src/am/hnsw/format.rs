@@ -1,4 +1,4 @@
-//! On-disk format of a `ruhnsw` index (format version 2).
+//! On-disk format of a `ruhnsw` index (format version 3).
 //!
 //! ```text
 //! block 0        meta page: one MetaTuple (item 1)
@@ -40,7 +40,8 @@
 //! changed in the same WAL record. A reader that followed a stale pointer finds an unused line
 //! pointer or a tuple that does not point back at its element, and ignores it.
 //!
-//! Version 2 added the storage tier and the codebook chain to the meta tuple.
+//! Version 2 added the storage tier and the codebook chain to the meta tuple; version 3 a build
+//! stamp for every index and the VACUUM epoch (see codecache.rs).
 //!
 //! All structs are `#[repr(C)]` with compile-time size checks; the meta page carries a magic
 //! number and a format version, and an index written by an unknown version is refused with a
@@ -51,7 +52,7 @@ use core::mem::size_of;
 use pgrx::pg_sys;
 
 pub const MAGIC: u32 = 0x5255_4857; // "RUHW"
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Identifies ruhnsw pages in the last 2 bytes of the special area (like btree's BTP_ID).
 pub const PAGE_ID: u16 = 0xFF97;
 pub const META_BLKNO: pg_sys::BlockNumber = 0;
@@ -175,10 +176,20 @@ pub struct MetaTuple {
     /// tiers without one).
     pub codebook_blk: pg_sys::BlockNumber,
     pub codebook_len: u32,
-    /// Distinguishes codebooks of successive builds (backends cache parsed codebooks by it).
-    pub codebook_stamp: u64,
+    /// Distinguishes successive builds of an index (backends cache parsed codebooks and
+    /// element codes by index OID and this stamp).
+    pub build_stamp: u64,
+    /// Bumped by VACUUM after it marks elements deleted and before it frees them: backends
+    /// keep copies of element codes only for the epoch they read (see codecache.rs).
+    pub epoch: u64,
 }
-const _: () = assert!(size_of::<MetaTuple>() == 56);
+const _: () = assert!(size_of::<MetaTuple>() == 64);
+
+/// A stamp for a new build: the time and the building backend's pid, never 0.
+pub fn new_build_stamp() -> u64 {
+    // SAFETY: reads of process-global, always-initialised variables.
+    unsafe { (pg_sys::GetCurrentTimestamp() as u64) ^ ((pg_sys::MyProcPid as u64) << 44) | 1 }
+}
 
 /// A heap or index TID as stored on disk: PostgreSQL's ItemPointerData layout (6 bytes).
 #[repr(C)]

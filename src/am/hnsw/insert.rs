@@ -74,6 +74,11 @@ pub unsafe extern "C-unwind" fn aminsert(
             return false;
         }
         let mut graph = PageGraph::open(index);
+        // The insert's search measures elements on this backend's copies too: sound for the
+        // same reasons as a scan's (codecache.rs); an element VACUUM marked deleted but this
+        // copy shows live may become a neighbour, which VACUUM's repair then replaces (it
+        // collects lists only after inserts that ran since its marking pass are done).
+        graph.use_code_cache(false);
         let meta = graph.meta;
         let Some(bytes) = storage_bytes(meta.kind, meta.metric, meta.dims, *values) else {
             return false;

@@ -4,8 +4,9 @@
 //! [`scan`] (ambeginscan/amrescan/amgettuple/amendscan), [`vacuum`] (ambulkdelete/
 //! amvacuumcleanup), [`cost`] (amcostestimate), [`validate`] (amvalidate), [`options`]
 //! (amoptions). [`store`] implements the graph traits of `crates/hnsw` over pages ([`place`]:
-//! where new tuples go), [`parallel`] runs builds with parallel workers; every page access goes
-//! through `crate::storage`. Storage tiers: [`codec`] (what an element stores, navigation
+//! where new tuples go; [`visit`]: how a search measures elements, [`codecache`]: this
+//! backend's copies of element codes), [`parallel`] runs builds with parallel workers; every
+//! page access goes through `crate::storage`. Storage tiers: [`codec`] (what an element stores, navigation
 //! distances), [`tiering`] (checks, codebook training and pages at build), [`rerank`] (exact
 //! re-scoring from the table at scan time), [`auto`] (`storage = 'auto'`: rungs and access
 //! heat) and [`retier`] (moving auto vectors between rungs). SQL functions: [`check`]
@@ -24,6 +25,7 @@ pub mod auto;
 pub mod build;
 pub mod check;
 pub mod codec;
+pub mod codecache;
 pub mod cost;
 pub mod format;
 pub mod insert;
@@ -39,6 +41,7 @@ pub mod tiering;
 pub mod vacuum;
 pub mod validate;
 pub mod value;
+pub mod visit;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;

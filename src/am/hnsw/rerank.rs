@@ -25,10 +25,16 @@ pub struct ScanStats {
     pub navigated: u64,
     /// Heap rows re-scored with exact distances.
     pub reranked: u64,
+    /// Elements the searches measured by reading their index page.
+    pub page_reads: u64,
+    /// Elements the searches measured on this backend's copy of their code (codecache.rs).
+    pub cache_reads: u64,
 }
 
 thread_local! {
-    static STATS: Cell<ScanStats> = const { Cell::new(ScanStats { scans: 0, navigated: 0, reranked: 0 }) };
+    static STATS: Cell<ScanStats> = const {
+        Cell::new(ScanStats { scans: 0, navigated: 0, reranked: 0, page_reads: 0, cache_reads: 0 })
+    };
 }
 
 pub fn stats() -> ScanStats {

@@ -147,6 +147,7 @@ pub unsafe extern "C-unwind" fn amrescan(
         if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 {
             return; // ORDER BY col <-> NULL: every distance is NULL; return nothing
         }
+        active.graph.use_code_cache(true);
         let meta = active.graph.meta;
         let exact = value::query(meta.kind, meta.dims, key.sk_argument);
         let query = active.graph.tier.query(&exact);

@@ -2,7 +2,7 @@
 //! tier's quantizer on the build's rows, and writing its codebook pages (see codec.rs for the
 //! tiers themselves, format.rs for the page layout).
 
-use pgrx::{pg_sys, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 use super::build::Spec;
 use super::codec::{self, Storage, Tier};
@@ -174,7 +174,4 @@ pub fn write_codebook(w: &mut BuildWriter, meta: &mut MetaTuple, tier: &Tier) {
     }
     meta.codebook_blk = first;
     meta.codebook_len = bytes.len() as u32;
-    // SAFETY: reads of process-global, always-initialised variables.
-    meta.codebook_stamp =
-        unsafe { (pg_sys::GetCurrentTimestamp() as u64) ^ ((pg_sys::MyProcPid as u64) << 44) } | 1;
 }

@@ -8,8 +8,9 @@
 //!    (collected under the lock, so also those inserted since pass 1) whose lists mention a
 //!    deleted element is re-linked (crates/hnsw `repair_graph`), and the entry point moves off
 //!    a deleted element;
-//! 3. deleted elements are freed (kind FREE, neighbour lists cleared): nothing links to them
-//!    any more. Scans that still hold such an id read a FREE element and skip it. In an auto
+//! 3. a new epoch in the meta page (backends drop their cached element codes, see
+//!    codecache.rs), then deleted elements are freed (kind FREE, neighbour lists cleared):
+//!    nothing links to them any more. Scans that still hold such an id read a FREE element and skip it. In an auto
 //!    index their upgrade tuples are removed first (one record per element, like a retier).
 //!
 //! `amvacuumcleanup` relinks unreachable elements and, for `storage = 'auto'`, moves vectors
@@ -163,7 +164,16 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             let params = graph.meta.params();
             let _ = ruvec_hnsw::repair_graph(&mut graph, &all, &|_| false, &params);
 
-            // Pass 3: free the deleted elements; nothing links to them any more.
+            // Pass 3: free the deleted elements; nothing links to them any more. First a new
+            // epoch: backends drop their copies of element codes (codecache.rs), the copies of
+            // elements about to be freed among them. Every element pass 3 frees is marked
+            // deleted by now, and deleted elements are never copied, so no copy made after
+            // this record can be of a slot that is freed and reused.
+            graph.rewrite_item(Tid::new(META_BLKNO, 1), |old| {
+                let mut t: MetaTuple = read_struct(old)?;
+                t.epoch = t.epoch.wrapping_add(1);
+                Some(struct_bytes(&t).to_vec())
+            });
             if graph.tier.auto().is_some() {
                 super::retier::drop_deleted_upgrades(&mut graph);
             }

@@ -1,0 +1,182 @@
+//! Backend-local copies of element codes: a search measures a neighbour without visiting its
+//! page.
+//!
+//! A search visits several hundred elements per query, and in profiles most of a visit is the
+//! buffer manager (buffer-table lookup, pin, content lock) and the cache miss on the element's
+//! page, not the distance. But what a visit needs of an element — its stored code and its
+//! level — never changes while the element exists: tuples are overwritten in place only to set
+//! the deleted flag, to add or drop heap TIDs, and by VACUUM freeing a slot that a later
+//! insert reuses for another vector. So a backend keeps a private copy of `(level, code)` of
+//! each live element it read, keyed by element id, and trusts it for one *epoch*:
+//!
+//! - VACUUM bumps `MetaTuple::epoch` after it marked elements deleted and before it frees any
+//!   (WAL-logged, so a standby's backends see it when they replay it). Every scan reads the
+//!   epoch at its start (`amrescan`) and drops the copies of an older one. So a copy made in
+//!   the current epoch is of an element that VACUUM will not free before the next bump, and a
+//!   scan never starts with a copy of a slot that was reused.
+//! - Only live elements are copied (a deleted one is read from its page each time). One that is
+//!   marked deleted later keeps its copy until the bump; a search then treats it as live, and
+//!   the scan's re-read of every candidate before returning it (`scan::next_candidate`: kind,
+//!   deleted flag and distance) skips it — the same check that covers a slot freed and reused
+//!   while a scan runs, which a cache cannot make worse: that scan read the epoch before.
+//! - Neighbour lists, heap TIDs and deleted flags are always read from pages; `storage = 'auto'`
+//!   indexes are not cached (a retier moves their upgrade codes at any time).
+//!
+//! DESIGN.md §3 rules out per-backend state that outlives a statement, so that the pages stay
+//! the only truth and crash recovery, standbys, base backups and PITR just work. This cache
+//! keeps that property, which is why it is allowed here (like PostgreSQL's own relcache and
+//! this crate's parsed-codebook cache, `codec::tier_of`): it holds only copies of bytes that
+//! are immutable for the lifetime of the element they belong to, it is never written back,
+//! it is invalidated through a WAL-logged field of the meta page (so a standby invalidates on
+//! replay, and a restarted server starts with no copies at all), and scans re-check on the
+//! page everything they return. Dropping every copy at any moment changes speed only.
+//!
+//! Memory: all copies of a backend together stay within `ruvec.code_cache_mem`; when it is
+//! reached, the cache used longest ago is dropped, and if that is the one being filled, it
+//! stops growing (visits of uncached elements read their pages as before).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use ruvec_hnsw::FxBuildHasher;
+
+use crate::gucs;
+
+/// Bookkeeping bytes per cached element besides its code (level byte, hash-table entry at its
+/// load factor).
+const ENTRY_OVERHEAD: usize = 24;
+
+/// One index's cached elements: the element at `slots[id] = n` has level `levels[n]` and code
+/// `codes[n * code_bytes..][..code_bytes]`.
+pub struct CodeCache {
+    code_bytes: usize,
+    slots: HashMap<u64, u32, FxBuildHasher>,
+    levels: Vec<u8>,
+    codes: Vec<u8>,
+    /// Bytes charged to the backend's budget (`USED`).
+    charged: usize,
+}
+
+thread_local! {
+    /// Bytes charged by every live CodeCache of this backend.
+    static USED: Cell<usize> = const { Cell::new(0) };
+    /// Caches by index, with the epoch they hold and when they were last used.
+    static CACHES: RefCell<HashMap<CacheKey, Entry>> = RefCell::new(HashMap::new());
+    static TICK: Cell<u64> = const { Cell::new(0) };
+}
+
+struct Entry {
+    epoch: u64,
+    last_used: u64,
+    cache: Rc<RefCell<CodeCache>>,
+}
+
+fn budget() -> usize {
+    gucs::CODE_CACHE_MEM.get().max(0) as usize * 1024
+}
+
+impl CodeCache {
+    fn new(code_bytes: usize) -> Self {
+        CodeCache {
+            code_bytes,
+            slots: HashMap::default(),
+            levels: Vec::new(),
+            codes: Vec::new(),
+            charged: 0,
+        }
+    }
+
+    /// Level and code of element `id`, if copied.
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<(u8, &[u8])> {
+        let n = *self.slots.get(&id)? as usize;
+        let at = n * self.code_bytes;
+        Some((self.levels[n], &self.codes[at..at + self.code_bytes]))
+    }
+
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Copy a live element's level and code (nothing when the budget is spent).
+    pub fn insert(&mut self, id: u64, level: u8, code: &[u8]) {
+        debug_assert_eq!(code.len(), self.code_bytes);
+        let cost = self.code_bytes + ENTRY_OVERHEAD;
+        if USED.get() + cost > budget() || self.slots.contains_key(&id) {
+            return;
+        }
+        let n = self.levels.len() as u32;
+        self.slots.insert(id, n);
+        self.levels.push(level);
+        self.codes.extend_from_slice(code);
+        self.charged += cost;
+        USED.set(USED.get() + cost);
+    }
+}
+
+impl Drop for CodeCache {
+    fn drop(&mut self) {
+        USED.set(USED.get().saturating_sub(self.charged));
+    }
+}
+
+/// Which build of which index a cache belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct CacheKey {
+    pub index_oid: u32,
+    pub build_stamp: u64,
+}
+
+/// The cache of an index at `epoch`: the one this backend holds if it is of that epoch, else a
+/// new empty one (replacing it). None when `ruvec.code_cache_mem` is 0.
+pub fn for_index(key: CacheKey, epoch: u64, code_bytes: usize) -> Option<Rc<RefCell<CodeCache>>> {
+    if budget() == 0 {
+        CACHES.with(|c| c.borrow_mut().clear());
+        return None;
+    }
+    let now = TICK.get() + 1;
+    TICK.set(now);
+    CACHES.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(e) = c.get_mut(&key) {
+            if e.epoch == epoch && e.cache.borrow().code_bytes == code_bytes {
+                e.last_used = now;
+                return Some(e.cache.clone());
+            }
+        }
+        // A new build of this index makes its older caches useless.
+        c.retain(|k, _| k.index_oid != key.index_oid);
+        // Over budget: free the caches used longest ago (those of dropped indexes end here).
+        while USED.get() >= budget() && !c.is_empty() {
+            let oldest = *c
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k)
+                .expect("not empty");
+            c.remove(&oldest);
+        }
+        let cache = Rc::new(RefCell::new(CodeCache::new(code_bytes)));
+        c.insert(
+            key,
+            Entry {
+                epoch,
+                last_used: now,
+                cache: cache.clone(),
+            },
+        );
+        Some(cache)
+    })
+}
+
+/// (indexes, elements, bytes) this backend holds in code caches.
+pub fn usage() -> (usize, usize, usize) {
+    CACHES.with(|c| {
+        let c = c.borrow();
+        (
+            c.len(),
+            c.values().map(|e| e.cache.borrow().len()).sum(),
+            USED.get(),
+        )
+    })
+}
