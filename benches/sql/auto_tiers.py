@@ -62,7 +62,7 @@ def main() -> None:
             c.execute("SELECT ruvec.scan_stats_reset()")
             # (hot = the first queries, so results line up with the ground truth's rows)
             recall_hot = float(per_query_recall(ds, ask(hot), 10).mean())
-            scans, _, reranked = c.execute("SELECT * FROM ruvec.scan_stats()").fetchone()
+            scans, reranked = c.execute("SELECT scans, reranked FROM ruvec.scan_stats()").fetchone()
             recall_all = float(per_query_recall(ds, ask(range(len(ds.queries))), 10).mean())
             best = 0.0
             for _ in range(args.trials):

@@ -19,8 +19,12 @@
 //!   the scan's re-read of every candidate before returning it (`scan::next_candidate`: kind,
 //!   deleted flag and distance) skips it — the same check that covers a slot freed and reused
 //!   while a scan runs, which a cache cannot make worse: that scan read the epoch before.
-//! - Neighbour lists, heap TIDs and deleted flags are always read from pages; `storage = 'auto'`
-//!   indexes are not cached (a retier moves their upgrade codes at any time).
+//! - Neighbour lists, heap TIDs and deleted flags are always read from pages.
+//! - `storage = 'auto'`: only elements at the archive rung are copied (their element holds
+//!   the whole code; an upgraded one is read from its pages, where its upgrade tuple may
+//!   move at any time). A retier that promoted elements bumps the epoch too, so a copy never
+//!   hides a promotion from a scan that starts after it; until then the copy's archive code is
+//!   still a valid, coarser code of the same vector.
 //!
 //! DESIGN.md §3 rules out per-backend state that outlives a statement, so that the pages stay
 //! the only truth and crash recovery, standbys, base backups and PITR just work. This cache

@@ -147,6 +147,11 @@ pub unsafe fn retier(
                 }
             }
         }
+        // Backends keep copies of archive-rung elements' codes (codecache.rs): after a
+        // promotion they must read the element's page again to find its upgrade.
+        if stats.promoted > 0 {
+            graph.bump_epoch();
+        }
         pg_sys::UnlockPage(index, UPDATE_LOCK, pg_sys::ShareLock as pg_sys::LOCKMODE);
         pg_sys::UnlockPage(index, RETIER_LOCK, excl);
         // The moves' records belong to no transaction id, so no commit record flushes them:

@@ -141,7 +141,7 @@ pub struct PageGraph {
     /// with their archive code's distance (what a scan re-checks the element against, since a
     /// concurrent retier may move it to another rung) and whether the distance was exact (hot).
     pub upgraded: HashMap<u64, (f32, bool), FxBuildHasher>,
-    /// Searches (scans, inserts) of fixed-tier indexes: this backend's copies of element
+    /// Searches (scans, inserts): this backend's copies of element
     /// codes (see codecache.rs); None reads every element from its page.
     pub codes: Option<Rc<RefCell<CodeCache>>>,
     /// Scans count their element reads in `ruvec.scan_stats()`.
@@ -215,10 +215,22 @@ impl PageGraph {
     fn cached(&mut self, id: u64) -> Option<&CachedElement> {
         let map = self.elements.as_ref()?;
         if !map.contains_key(&id) {
-            let e = self.with_element(id, |h, v| CachedElement {
-                query: self.query_from_bytes(v),
-                level: h.level,
-                deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
+            // From this backend's copy of the code when it has one (a copy is of a live
+            // element; one deleted since is treated as live, as without either cache).
+            let copy = self.codes.as_ref().and_then(|c| {
+                let c = c.borrow();
+                c.get(id).map(|(level, code)| CachedElement {
+                    query: self.query_from_bytes(code),
+                    level,
+                    deleted: false,
+                })
+            });
+            let e = copy.unwrap_or_else(|| {
+                self.with_element(id, |h, v| CachedElement {
+                    query: self.query_from_bytes(v),
+                    level: h.level,
+                    deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
+                })
             });
             let map = self.elements.as_mut().expect("cache on");
             if map.len() >= ELEMENT_CACHE_MAX {

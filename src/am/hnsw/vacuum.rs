@@ -169,11 +169,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             // elements about to be freed among them. Every element pass 3 frees is marked
             // deleted by now, and deleted elements are never copied, so no copy made after
             // this record can be of a slot that is freed and reused.
-            graph.rewrite_item(Tid::new(META_BLKNO, 1), |old| {
-                let mut t: MetaTuple = read_struct(old)?;
-                t.epoch = t.epoch.wrapping_add(1);
-                Some(struct_bytes(&t).to_vec())
-            });
+            graph.bump_epoch();
             if graph.tier.auto().is_some() {
                 super::retier::drop_deleted_upgrades(&mut graph);
             }

@@ -38,21 +38,36 @@ pub fn upgrade_code(bytes: &[u8], element: Tid, rung: Rung, len: usize) -> Optio
 
 impl PageGraph {
     /// Measure elements on this backend's copies of their codes (see codecache.rs), those of
-    /// the VACUUM epoch the meta page shows now (not for `storage = 'auto'`). Scans `count`
+    /// the epoch the meta page shows now. Scans `count`
     /// their element reads in `ruvec.scan_stats()`.
     pub fn use_code_cache(&mut self, count: bool) {
         self.counting = count;
         self.codes = None; // an older epoch's copies go first
-        if self.tier.auto().is_some() {
-            return;
-        }
-        // SAFETY: rel is open.
+                           // SAFETY: rel is open.
         let (t, oid) = unsafe { (read_meta_tuple(self.rel), (*self.rel).rd_id.to_u32()) };
         let key = CacheKey {
             index_oid: oid,
             build_stamp: t.build_stamp,
         };
         self.codes = codecache::for_index(key, t.epoch, self.meta.vector_bytes());
+    }
+
+    /// Whether an element read from its page may be copied: a live element, and in an auto
+    /// index one at the archive rung (see codecache.rs).
+    fn copyable(&self, h: &ElementHeader, bytes: &[u8]) -> bool {
+        h.kind == KIND_ELEMENT
+            && h.deleted == 0
+            && (self.tier.auto().is_none() || upgrade_pointer(bytes).is_none())
+    }
+
+    /// Start a new code-cache epoch: every backend drops its copies of this index's element
+    /// codes when its next search starts (codecache.rs). One WAL record on the meta page.
+    pub fn bump_epoch(&self) {
+        self.rewrite_item(Tid::new(META_BLKNO, 1), |old| {
+            let mut t: MetaTuple = read_struct(old)?;
+            t.epoch = t.epoch.wrapping_add(1);
+            Some(struct_bytes(&t).to_vec())
+        });
     }
 
     /// Code bytes of an upgrade tuple at `rung` (0 unless auto).
@@ -161,10 +176,14 @@ impl PageGraph {
                 level: h.level,
                 deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
             };
-            if let (Some(codes), false) = (&self.codes, visit.deleted) {
-                codes
-                    .borrow_mut()
-                    .insert(id, h.level, &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb]);
+            if let Some(codes) = &self.codes {
+                if self.copyable(&h, bytes) {
+                    codes.borrow_mut().insert(
+                        id,
+                        h.level,
+                        &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb],
+                    );
+                }
             }
             let up = if h.kind == KIND_ELEMENT {
                 self.upgrade_on_page(query, page, id, bytes)
@@ -221,7 +240,7 @@ impl PageGraph {
                 deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
             });
             if let Some(c) = keep.as_deref_mut() {
-                if h.kind == KIND_ELEMENT && h.deleted == 0 {
+                if self.copyable(&h, bytes) {
                     c.insert(t.to_id(), h.level, &bytes[ELEMENT_HEADER..len]);
                 }
             }
