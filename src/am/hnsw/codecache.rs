@@ -47,18 +47,27 @@ use ruvec_hnsw::FxBuildHasher;
 
 use crate::gucs;
 
-/// Bookkeeping bytes per cached element besides its code (level byte, hash-table entry at its
-/// load factor).
-const ENTRY_OVERHEAD: usize = 24;
+/// Copies are kept in chunks of about this many bytes, allocated whole and never moved (a
+/// growing Vec would copy everything it holds on every doubling, and hold twice the memory
+/// while it does).
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Hash-table bytes per entry of capacity (an id, a copy number, a control byte, padding).
+const SLOT_BYTES: usize = 14;
 
-/// One index's cached elements: the element at `slots[id] = n` has level `levels[n]` and code
-/// `codes[n * code_bytes..][..code_bytes]`.
+/// One index's cached elements: copy `n` has level `levels[n]` and its code at entry
+/// `n % per_chunk` of chunk `n / per_chunk` (`per_chunk` = `1 << shift`, so both are a mask
+/// and a shift on the search's hot path; codes lie back to back, so an f32 code stays as
+/// aligned as in the chunk and spans no more cache lines than it must); `slots` maps element
+/// ids to copy numbers.
 pub struct CodeCache {
     code_bytes: usize,
+    per_chunk: usize,
+    shift: u32,
     slots: HashMap<u64, u32, FxBuildHasher>,
+    chunks: Vec<Box<[u8]>>,
     levels: Vec<u8>,
-    codes: Vec<u8>,
-    /// Bytes charged to the backend's budget (`USED`).
+    len: usize,
+    /// Bytes charged to the backend's budget (`USED`): what the chunks and the table take.
     charged: usize,
 }
 
@@ -82,11 +91,16 @@ fn budget() -> usize {
 
 impl CodeCache {
     fn new(code_bytes: usize) -> Self {
+        // the largest power of two of copies that fits CHUNK_BYTES (at least one)
+        let shift = (CHUNK_BYTES / code_bytes.max(1)).max(1).ilog2();
         CodeCache {
             code_bytes,
+            per_chunk: 1 << shift,
+            shift,
             slots: HashMap::default(),
+            chunks: Vec::new(),
             levels: Vec::new(),
-            codes: Vec::new(),
+            len: 0,
             charged: 0,
         }
     }
@@ -95,27 +109,47 @@ impl CodeCache {
     #[inline]
     pub fn get(&self, id: u64) -> Option<(u8, &[u8])> {
         let n = *self.slots.get(&id)? as usize;
-        let at = n * self.code_bytes;
-        Some((self.levels[n], &self.codes[at..at + self.code_bytes]))
+        let at = (n & (self.per_chunk - 1)) * self.code_bytes;
+        let code = &self.chunks[n >> self.shift][at..at + self.code_bytes];
+        Some((self.levels[n], code))
     }
 
     pub fn len(&self) -> usize {
-        self.levels.len()
+        self.len
     }
 
-    /// Copy a live element's level and code (nothing when the budget is spent).
+    /// Copy a live element's level and code (nothing when the budget does not allow the memory
+    /// it would take: a new chunk, or a larger hash table).
     pub fn insert(&mut self, id: u64, level: u8, code: &[u8]) {
         debug_assert_eq!(code.len(), self.code_bytes);
-        let cost = self.code_bytes + ENTRY_OVERHEAD;
-        if USED.get() + cost > budget() || self.slots.contains_key(&id) {
+        if self.slots.contains_key(&id) {
             return;
         }
-        let n = self.levels.len() as u32;
-        self.slots.insert(id, n);
+        let chunk = self.per_chunk * self.code_bytes;
+        let new_chunk = self.len == self.chunks.len() * self.per_chunk;
+        let mut grow = if new_chunk { chunk } else { 0 };
+        if self.slots.len() == self.slots.capacity() {
+            grow += self.slots.capacity().max(4) * SLOT_BYTES; // it doubles
+        }
+        if self.levels.len() == self.levels.capacity() {
+            grow += self.levels.capacity().max(8); // it doubles
+        }
+        if USED.get() + grow > budget() {
+            return;
+        }
+        if new_chunk {
+            self.chunks.push(vec![0u8; chunk].into_boxed_slice());
+        }
+        let n = self.len;
+        let at = (n & (self.per_chunk - 1)) * self.code_bytes;
+        self.chunks[n >> self.shift][at..at + self.code_bytes].copy_from_slice(code);
         self.levels.push(level);
-        self.codes.extend_from_slice(code);
-        self.charged += cost;
-        USED.set(USED.get() + cost);
+        self.slots.insert(id, n as u32);
+        self.len += 1;
+        let now =
+            self.chunks.len() * chunk + self.slots.capacity() * SLOT_BYTES + self.levels.capacity();
+        USED.set(USED.get() - self.charged + now);
+        self.charged = now;
     }
 }
 
