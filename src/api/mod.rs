@@ -113,7 +113,7 @@ fn ruvec_scan_stats() -> TableIterator<
     ),
 > {
     let s = crate::am::hnsw::rerank::stats();
-    let (_, elements, bytes) = crate::am::hnsw::codecache::usage();
+    let (elements, bytes) = crate::am::hnsw::codecache::usage();
     TableIterator::once((
         s.scans as i64,
         s.navigated as i64,

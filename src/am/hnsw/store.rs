@@ -92,14 +92,16 @@ pub unsafe fn read_meta_tuple(rel: pg_sys::Relation) -> MetaTuple {
     t
 }
 
-/// Visit every data page of the index under a share lock, one page at a time (no lock is
-/// held between pages, where interrupts are checked).
+/// Hand every data page of the index to `visit`, locked in `mode`, one page at a time (the
+/// visitor owns the lock and releases it by dropping or registering the buffer; none is held
+/// between pages, where interrupts are checked).
 ///
 /// # Safety
 /// `rel` must be an open ruhnsw index.
-pub unsafe fn walk_data_pages(
+pub unsafe fn for_each_data_page(
     rel: pg_sys::Relation,
-    mut visit: impl FnMut(pg_sys::BlockNumber, PageRef<'_>),
+    mode: Mode,
+    mut visit: impl FnMut(pg_sys::BlockNumber, Locked),
 ) {
     // SAFETY: rel is the open index; blocks below nblocks exist.
     unsafe {
@@ -107,13 +109,24 @@ pub unsafe fn walk_data_pages(
             pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         for blk in (META_BLKNO + 1)..nblocks {
             pgrx::check_for_interrupts!(); // no buffer lock held here
-            let buf = Locked::read(rel, blk, Mode::Share);
-            let page = buf.page();
-            if page.special::<PageOpaque>().map(|o| o.page_type) == Some(PAGE_DATA) {
-                visit(blk, page);
+            let buf = Locked::read(rel, blk, mode);
+            if buf.page().special::<PageOpaque>().map(|o| o.page_type) == Some(PAGE_DATA) {
+                visit(blk, buf);
             }
         }
     }
+}
+
+/// [`for_each_data_page`] under share locks, for readers.
+///
+/// # Safety
+/// `rel` must be an open ruhnsw index.
+pub unsafe fn walk_data_pages(
+    rel: pg_sys::Relation,
+    mut visit: impl FnMut(pg_sys::BlockNumber, PageRef<'_>),
+) {
+    // SAFETY: forwarded.
+    unsafe { for_each_data_page(rel, Mode::Share, |blk, buf| visit(blk, buf.page())) }
 }
 
 /// A FREE element slot and the capacity (level) of its neighbour tuple.

@@ -20,9 +20,9 @@ use pgrx::pg_sys;
 use ruvec_hnsw::GraphRead;
 
 use super::format::*;
-use super::store::{read_tids, walk_data_pages, PageGraph};
+use super::store::{for_each_data_page, read_tids, walk_data_pages, PageGraph};
 use super::UPDATE_LOCK;
-use crate::storage::{Locked, Mode, WalRecord};
+use crate::storage::{Mode, WalRecord};
 
 /// Visit every data page with an exclusive lock, letting `edit` rewrite element tuples.
 /// `edit(id, header, bytes) -> Option<new bytes>`; one WAL record per changed page.
@@ -30,19 +30,12 @@ unsafe fn for_each_element(
     rel: pg_sys::Relation,
     mut edit: impl FnMut(u64, &ElementHeader, &[u8]) -> Option<Vec<u8>>,
 ) {
-    // SAFETY: rel is the open index; blocks below nblocks exist.
+    // SAFETY: forwarded; the buffer goes into this page's WAL record.
     unsafe {
-        let nblocks =
-            pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
-        for blk in (META_BLKNO + 1)..nblocks {
-            pgrx::check_for_interrupts!(); // no buffer lock held here
-            let buf = Locked::read(rel, blk, Mode::Exclusive);
+        for_each_data_page(rel, Mode::Exclusive, |blk, buf| {
             let mut changes: Vec<(u16, Vec<u8>)> = Vec::new();
             {
                 let page = buf.page();
-                if page.special::<PageOpaque>().map(|o| o.page_type) != Some(PAGE_DATA) {
-                    continue;
-                }
                 for off in 1..=page.max_offset() {
                     let Some(bytes) = page.item(off) else {
                         continue;
@@ -59,7 +52,7 @@ unsafe fn for_each_element(
                 }
             }
             if changes.is_empty() {
-                continue;
+                return;
             }
             let mut rec = WalRecord::start(rel);
             let i = rec.register(buf, false);
@@ -68,7 +61,7 @@ unsafe fn for_each_element(
                 page.overwrite_item(*off, new);
             }
             rec.finish();
-        }
+        })
     }
 }
 

@@ -38,8 +38,8 @@ pub fn upgrade_code(bytes: &[u8], element: Tid, rung: Rung, len: usize) -> Optio
 
 impl PageGraph {
     /// Measure elements on this backend's copies of their codes (see codecache.rs), those of
-    /// the epoch the meta page shows now. Scans `count`
-    /// their element reads in `ruvec.scan_stats()`.
+    /// the epoch the meta page shows now. Scans `count` their element reads in
+    /// `ruvec.scan_stats()`.
     pub fn use_code_cache(&mut self, count: bool) {
         self.counting = count;
         self.codes = None; // an older epoch's copies go first
@@ -137,63 +137,11 @@ impl PageGraph {
     }
 
     /// Element `id` as a graph visit: level, deleted flag and navigation distance (from its
-    /// upgrade tuple when it has one).
+    /// copy, or its page and its upgrade tuple when it has one).
     pub(super) fn visit_one(&mut self, query: &Query, id: u64) -> ruvec_hnsw::Visit {
-        if let Some(codes) = &self.codes {
-            if let Some((level, code)) = codes.borrow().get(id) {
-                if self.counting {
-                    super::rerank::count(|s| s.cache_reads += 1);
-                }
-                return ruvec_hnsw::Visit {
-                    distance: self.tier.distance(query, code),
-                    level,
-                    deleted: false,
-                };
-            }
-        }
-        let tid = Tid::from_id(id);
-        let vb = self.meta.vector_bytes();
-        if self.counting {
-            super::rerank::count(|s| s.page_reads += 1);
-        }
-        let (mut visit, up) = {
-            // SAFETY: ids come from this index's tuples (see with_item).
-            let buf = unsafe { Locked::read(self.rel, tid.block(), Mode::Share) };
-            let page = buf.page();
-            let Some(bytes) = page.item(tid.off) else {
-                corrupted("dangling element or neighbour pointer")
-            };
-            let Some(h) = read_struct::<ElementHeader>(bytes) else {
-                corrupted("short element tuple")
-            };
-            if bytes.len() < ELEMENT_HEADER + vb {
-                corrupted("short element tuple");
-            }
-            let visit = ruvec_hnsw::Visit {
-                distance: self
-                    .tier
-                    .distance(query, &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb]),
-                level: h.level,
-                deleted: h.deleted != 0 || h.kind != KIND_ELEMENT,
-            };
-            if let Some(codes) = &self.codes {
-                if self.copyable(&h, bytes) {
-                    codes.borrow_mut().insert(
-                        id,
-                        h.level,
-                        &bytes[ELEMENT_HEADER..ELEMENT_HEADER + vb],
-                    );
-                }
-            }
-            let up = if h.kind == KIND_ELEMENT {
-                self.upgrade_on_page(query, page, id, bytes)
-            } else {
-                Upgrade::None
-            };
-            (visit, up)
-        };
-        visit.distance = self.settle(query, id, visit.distance, up);
-        visit
+        let mut out = Vec::with_capacity(1);
+        self.visit_batch(query, &[id], &mut out);
+        out[0]
     }
 
     /// One batch of [`GraphRead::visit_many`]: pin all pages and prefetch each element's line
@@ -276,26 +224,15 @@ impl PageGraph {
         // Batches of at most PINS: a backend tracks its first 8 pins in a small array and
         // any more in a hash table, which costs more than the prefetching saves.
         const PINS: usize = 6;
-        let Some(codes) = self.codes.clone() else {
-            for chunk in ids.chunks(PINS) {
-                let tids: [Tid; PINS] = core::array::from_fn(|i| {
-                    chunk.get(i).map_or(Tid::INVALID, |&id| Tid::from_id(id))
-                });
-                self.visit_chunk(query, len, &tids[..chunk.len()], out, None);
-            }
-            if self.counting {
-                super::rerank::count(|s| s.page_reads += ids.len() as u64);
-            }
-            return;
-        };
         // Cached elements are measured on their copies; the others are read from their pages
         // (and copied), their results put in place afterwards.
+        let codes = self.codes.clone();
         let first = out.len();
         let mut missing: Vec<usize> = Vec::new();
         {
-            let c = codes.borrow();
+            let c = codes.as_ref().map(|c| c.borrow());
             for (i, &id) in ids.iter().enumerate() {
-                match c.get(id) {
+                match c.as_ref().and_then(|c| c.get(id)) {
                     Some((level, code)) => out.push(ruvec_hnsw::Visit {
                         distance: self.tier.distance(query, code),
                         level,
@@ -318,8 +255,14 @@ impl PageGraph {
                 chunk.get(i).map_or(Tid::INVALID, |&j| Tid::from_id(ids[j]))
             });
             got.clear();
-            let mut c = codes.borrow_mut();
-            self.visit_chunk(query, len, &tids[..chunk.len()], &mut got, Some(&mut c));
+            let mut keep = codes.as_ref().map(|c| c.borrow_mut());
+            self.visit_chunk(
+                query,
+                len,
+                &tids[..chunk.len()],
+                &mut got,
+                keep.as_deref_mut(),
+            );
             for (&j, v) in chunk.iter().zip(got.drain(..)) {
                 out[first + j] = v;
             }
