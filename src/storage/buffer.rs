@@ -166,7 +166,9 @@ impl Pinned {
         // the page header, and prefetch of any address is harmless.
         unsafe {
             let page = pg_sys::BufferGetPage(self.buf) as *const u8;
-            prefetch(page.add(PAGE_HEADER + 4 * (off as usize).saturating_sub(1)));
+            ruvec_distance::prefetch_line(
+                page.add(PAGE_HEADER + 4 * (off as usize).saturating_sub(1)),
+            );
         }
     }
 
@@ -190,7 +192,7 @@ impl Pinned {
             let end = (start + len).min(pg_sys::BLCKSZ as usize);
             let mut at = start & !63;
             while at < end {
-                prefetch(page.add(at));
+                ruvec_distance::prefetch_line(page.add(at));
                 at += 64;
             }
         }
@@ -233,17 +235,6 @@ impl Drop for SharedPage<'_> {
 
 /// `SizeOfPageHeaderData`: where the line pointer array starts.
 const PAGE_HEADER: usize = core::mem::offset_of!(pg_sys::PageHeaderData, pd_linp);
-
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is a hint and never faults, whatever the address.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// `P_NEW` (InvalidBlockNumber): ask ReadBufferExtended for a new block. Not exported by pgrx.
 const P_NEW: pg_sys::BlockNumber = pg_sys::InvalidBlockNumber;

@@ -78,6 +78,35 @@ pub(crate) fn jaccard_from_counts(ab: u64, union: u64) -> f64 {
     }
 }
 
+// ----------------------------------------------------------- prefetch ----
+
+/// Asks the CPU to start loading the cache line at `p` (a hint: it never faults, whatever the
+/// address, and does nothing off x86-64).
+#[inline(always)]
+pub fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint and never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// [`prefetch_line`] for every cache line of `data`: issued for the next operand while the
+/// current one is measured, the loads of a vector that is not in the CPU caches overlap the
+/// arithmetic instead of following it (a 768-d f32 vector is 48 lines).
+#[inline]
+pub fn prefetch_slice<T>(data: &[T]) {
+    let start = data.as_ptr() as *const u8;
+    let end = start.wrapping_add(core::mem::size_of_val(data));
+    let mut line = start.wrapping_sub(start as usize & 63);
+    while line < end {
+        prefetch_line(line);
+        line = line.wrapping_add(64);
+    }
+}
+
 // ---------------------------------------------------------------- f32 ----
 
 /// Squared Euclidean distance `sum((a[i] - b[i])^2)` (simsimd).

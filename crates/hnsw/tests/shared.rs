@@ -1,11 +1,11 @@
 //! A graph in caller-provided memory (what a Postgres parallel build puts in
 //! shared memory) builds exactly the graph an ordinary one does through the
-//! batch steps, readers made from its header see it, and it refuses to grow
-//! past its layout.
+//! batch steps, readers made from its header see it (also through a private
+//! copy of its vectors), and it refuses to grow past its layout.
 
 use ruvec_hnsw::{
     batch_size, random_level, ElementType, HnswParams, MemoryError, MemoryGraph, Metric,
-    RandomSource, SharedLayout, SplitMix64,
+    RandomSource, SharedLayout, SplitMix64, VectorMirror,
 };
 
 fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -115,4 +115,64 @@ fn shared_region_is_fixed_size() {
     ));
     assert_eq!(g.len(), 3);
     assert_eq!(g.search(&[2.0; 4], 1, 10).unwrap()[0].id, 2);
+}
+
+#[test]
+fn mirrored_readers_see_the_same_graph() {
+    for etype in [ElementType::F32, ElementType::F16] {
+        let (n, dim) = (2_500, 12);
+        let rows = data(n, dim, 3);
+        let params = HnswParams::new(6, 24);
+        let mut rng = SplitMix64::new(5);
+        let levels: Vec<u8> = (0..n)
+            .map(|_| random_level(&mut rng, params.ml(), params.max_level).min(params.level_cap()))
+            .collect();
+        let groups: usize = levels.iter().map(|&l| usize::from(l)).sum();
+        let layout = SharedLayout::new(dim, Metric::L2, etype, params.m, n, groups).unwrap();
+        let mut region = vec![0u64; layout.size() / 8];
+        let base = region.as_mut_ptr() as *mut u8;
+        let mut mirror = VectorMirror::new(&layout);
+        assert_eq!(
+            VectorMirror::bytes(&layout),
+            n * dim * if etype == ElementType::F32 { 4 } else { 2 }
+        );
+        // SAFETY: region is 8-aligned, layout.size() bytes and outlives every graph; the
+        // writer does not write while a reader lives (readers are dropped in each step).
+        unsafe {
+            let mut w = MemoryGraph::from_raw_parts(&layout, base, &Default::default());
+            // Grow in three steps, syncing the mirror after each (as the parallel build does
+            // before each phase): the mirrored reader matches the region's own reader.
+            for part in [
+                &rows[..700 * dim],
+                &rows[700 * dim..1_900 * dim],
+                &rows[1_900 * dim..],
+            ] {
+                let start = w.len();
+                build_in_batches(
+                    &mut w,
+                    part,
+                    &levels[start..start + part.len() / dim],
+                    &params,
+                );
+                let header = w.header();
+                mirror.sync(&layout, base, &header);
+                let plain = MemoryGraph::from_raw_parts(&layout, base, &header);
+                let mut mirrored =
+                    MemoryGraph::from_raw_parts_mirrored(&layout, base, &header, &mirror);
+                assert_eq!(mirrored.len(), w.len());
+                for id in [0u32, 1, (w.len() - 1) as u32] {
+                    assert_eq!(mirrored.vector(id), plain.vector(id));
+                }
+                for qi in [3usize, 600, w.len() - 2] {
+                    let q = &rows[qi * dim..(qi + 1) * dim];
+                    assert_eq!(
+                        mirrored.search(q, 10, 32).unwrap(),
+                        plain.search(q, 10, 32).unwrap()
+                    );
+                }
+                // Read-only: adding through a mirrored view fails instead of writing.
+                assert!(mirrored.insert_row(&rows[..dim], 0, &params).is_err());
+            }
+        }
+    }
 }

@@ -28,6 +28,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use pgrx::{pg_sys, PgSqlErrorCode};
 use ruvec_hnsw::{
     BatchPlan, Candidate, GraphHeader, HnswParams, Level, MemoryError, MemoryGraph, SharedLayout,
+    VectorMirror,
 };
 
 use crate::error::raise_with;
@@ -61,6 +62,9 @@ struct Shared {
     header: GraphHeader,
     layout: SharedLayout,
     params: HnswParams,
+    /// Every process searches its own copy of the vectors ([`VectorMirror`]): decided by the
+    /// leader from maintenance_work_mem.
+    mirror: bool,
 }
 
 /// The work areas after the control block, one allocation: batch rows (f32) and levels,
@@ -220,11 +224,30 @@ unsafe fn barrier_wait(shared: *mut Shared) {
     }
 }
 
-/// This process's share of the current phase.
+/// This process's share of the current phase, reading the graph at `gbase` as the leader
+/// published it (through `mirror`'s copy of the vectors if there is one).
 ///
 /// # Safety
-/// Between the two barriers of a phase; `graph` is the shared graph as published.
-unsafe fn run_phase(shared: *mut Shared, work: &Work, graph: &MemoryGraph) {
+/// Between the two barriers of a phase; `gbase` is the graph region of the segment.
+unsafe fn run_phase(
+    shared: *mut Shared,
+    work: &Work,
+    gbase: *mut u8,
+    mirror: Option<&mut VectorMirror>,
+) {
+    // SAFETY: the control block is live; the header and layout were written before the phase,
+    // and nobody writes the graph during it (read-only views).
+    let graph = unsafe {
+        let (layout, header) = (&(*shared).layout, &(*shared).header);
+        match mirror {
+            Some(m) => {
+                m.sync(layout, gbase, header);
+                MemoryGraph::from_raw_parts_mirrored(layout, gbase, header, m)
+            }
+            None => MemoryGraph::from_raw_parts(layout, gbase, header),
+        }
+    };
+    let graph = &graph;
     // SAFETY: the control block is live; fields read here are written before the phase.
     let s = unsafe { &*shared };
     let count = s.count.load(Ordering::Acquire) as usize;
@@ -296,15 +319,13 @@ pub unsafe extern "C-unwind" fn ruhnsw_parallel_build_main(
             base: wbase,
             l: WorkLayout::new(layout.dim, &(*shared).params),
         };
+        let mut mirror = (*shared).mirror.then(|| VectorMirror::new(&layout));
         loop {
             barrier_wait(shared);
             if (*shared).phase.load(Ordering::Acquire) == PHASE_DONE {
                 break;
             }
-            let header = (*shared).header;
-            // Read-only view: the leader does not write the graph during a phase.
-            let graph = MemoryGraph::from_raw_parts(&layout, gbase, &header);
-            run_phase(shared, &work, &graph);
+            run_phase(shared, &work, gbase, mirror.as_mut());
             barrier_wait(shared);
         }
     }
@@ -317,6 +338,8 @@ pub struct Team {
     work: Work,
     /// The graph in the segment; the leader is its only writer.
     pub graph: MemoryGraph,
+    gbase: *mut u8,
+    mirror: Option<VectorMirror>,
     pub launched: i32,
     finished: bool,
 }
@@ -333,13 +356,18 @@ fn estimate(pcxt: *mut pg_sys::ParallelContext, bytes: usize, keys: usize) {
 }
 
 impl Team {
-    /// Start `nworkers` workers with room for a graph of `capacity` elements and
-    /// `upper_groups` upper-level lists. None when no worker could be launched (then the
-    /// caller builds serially).
+    /// Start `nworkers` workers with room for a graph of `layout.capacity` elements. With
+    /// `mirror`, every process (leader and workers) keeps a private copy of the vectors.
+    /// None when no worker could be launched (then the caller builds serially).
     ///
     /// # Safety
     /// Inside ambuild, in a transaction with an active snapshot, not in parallel mode.
-    pub unsafe fn start(layout: SharedLayout, params: HnswParams, nworkers: i32) -> Option<Team> {
+    pub unsafe fn start(
+        layout: SharedLayout,
+        params: HnswParams,
+        nworkers: i32,
+        mirror: bool,
+    ) -> Option<Team> {
         // SAFETY: the standard parallel-context protocol (access/transam/README.parallel).
         unsafe {
             pg_sys::EnterParallelMode();
@@ -373,6 +401,7 @@ impl Team {
                 header: GraphHeader::default(),
                 layout,
                 params,
+                mirror,
             });
             pg_sys::ConditionVariableInit(&raw mut (*shared).cv);
             let gbase = pg_sys::shm_toc_allocate(toc, layout.size()) as *mut u8;
@@ -400,10 +429,17 @@ impl Team {
                 shared,
                 work: Work { base: wbase, l: wl },
                 graph,
+                gbase,
+                mirror: mirror.then(|| VectorMirror::new(&layout)),
                 launched,
                 finished: false,
             })
         }
+    }
+
+    /// Whether every process searches its own copy of the vectors.
+    pub fn mirrored(&self) -> bool {
+        self.mirror.is_some()
     }
 
     /// Run one phase over `count` items with every process, leader included.
@@ -415,7 +451,7 @@ impl Team {
             (*self.shared).next.store(0, Ordering::Release);
             (*self.shared).count.store(count as u32, Ordering::Release);
             barrier_wait(self.shared);
-            run_phase(self.shared, &self.work, &self.graph);
+            run_phase(self.shared, &self.work, self.gbase, self.mirror.as_mut());
             barrier_wait(self.shared);
         }
     }

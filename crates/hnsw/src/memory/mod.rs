@@ -9,12 +9,14 @@
 mod arr;
 mod lists;
 mod parallel;
+mod precision;
 mod shared;
 mod store_impl;
 
 pub use lists::Slot;
 pub use parallel::{batch_size, Backlinks, BatchPlan, SERIAL_PREFIX};
-pub use shared::{GraphHeader, SharedLayout};
+pub use precision::f16_navigation_scale;
+pub use shared::{GraphHeader, SharedLayout, VectorMirror};
 
 use arr::Arr;
 
@@ -225,6 +227,11 @@ impl MemoryGraph {
         self.l0_dist.reserve(additional * 2 * self.m);
         self.l0_flag.reserve(additional * 2 * self.m);
         self.upper_start.reserve(additional);
+        match self.etype {
+            ElementType::F32 => self.data_f32.advise_huge(),
+            ElementType::F16 => self.data_f16.advise_huge(),
+        }
+        self.l0.advise_huge();
     }
 
     /// Number of elements, deleted ones included (ids are `0..len`).

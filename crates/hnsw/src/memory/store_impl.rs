@@ -88,6 +88,39 @@ impl MemoryGraph {
         })
     }
 
+    /// The stored vector of element `i` (a valid index) as bytes to prefetch.
+    #[inline]
+    fn prefetch_vector(&self, i: usize) {
+        let r = i * self.dim..(i + 1) * self.dim;
+        match self.etype {
+            ElementType::F32 => dist::prefetch_slice(&self.data_f32[r]),
+            ElementType::F16 => dist::prefetch_slice(&self.data_f16[r]),
+        }
+    }
+
+    /// Visits in order, each vector's loads started two visits ahead: in a build the graph
+    /// is far larger than the CPU caches (200k × 768-d f32 is 600 MB), so most neighbours'
+    /// vectors come from memory, and without the hint each distance waits for its vector's
+    /// first lines before the hardware streamer catches up.
+    fn r_visit_many(
+        &self,
+        q: &MemoryQuery,
+        ids: &[u32],
+        out: &mut Vec<Visit>,
+    ) -> Result<(), MemoryError> {
+        const AHEAD: usize = 2;
+        for &id in ids.iter().take(AHEAD) {
+            self.prefetch_vector(self.index(id)?);
+        }
+        for (k, &id) in ids.iter().enumerate() {
+            if let Some(&next) = ids.get(k + AHEAD) {
+                self.prefetch_vector(self.index(next)?);
+            }
+            out.push(self.r_visit(q, id)?);
+        }
+        Ok(())
+    }
+
     #[inline]
     fn r_visit(&self, q: &MemoryQuery, id: u32) -> Result<Visit, MemoryError> {
         let distance = self.r_distance(q, id)?;
@@ -140,6 +173,14 @@ macro_rules! impl_read {
             #[inline]
             fn visit(&mut self, q: &MemoryQuery, id: u32) -> Result<Visit, MemoryError> {
                 self.r_visit(q, id)
+            }
+            fn visit_many(
+                &mut self,
+                q: &MemoryQuery,
+                ids: &[u32],
+                out: &mut Vec<Visit>,
+            ) -> Result<(), MemoryError> {
+                self.r_visit_many(q, ids, out)
             }
             fn new_visited(&self) -> DenseVisited {
                 DenseVisited::new(self.len())
