@@ -113,6 +113,8 @@ def test_recall_build_insert_vacuum(conn, name):
 
 
 def test_identical_vectors_all_found(conn):
+    """Identical vectors are all found, whether they came with the build (where byte-identical
+    rows share elements of up to 10 heap TIDs, like pgvector) or through inserts."""
     conn.execute("DROP TABLE IF EXISTS dup")
     conn.execute("CREATE TABLE dup (id int, v vector(8))")
     rng = np.random.default_rng(3)
@@ -120,15 +122,20 @@ def test_identical_vectors_all_found(conn):
         with cur.copy("COPY dup (id, v) FROM STDIN") as cp:
             for i in range(2000):
                 cp.write_row((1000 + i, vec_text(rng.standard_normal(8) * 10)))
-            for i in range(10):
+            for i in range(25):
                 cp.write_row((i, vec_text(np.ones(8))))
-    conn.execute("CREATE INDEX ON dup USING ruhnsw (v vector_l2_ops)")
+    conn.execute("CREATE INDEX dup_v_idx ON dup USING ruhnsw (v vector_l2_ops)")
+    stats = dict(conn.execute("SELECT stat, value FROM ruvec.index_stats('dup_v_idx')").fetchall())
+    assert stats["heap_rows"] == 2025
+    assert stats["elements.live"] == 2000 + 3  # 25 copies: elements of 10, 10 and 5 rows
     # and ten more through aminsert
-    for i in range(10, 20):
+    for i in range(25, 35):
         conn.execute("INSERT INTO dup VALUES (%s, %s)", (i, vec_text(np.ones(8))))
     conn.execute("SET enable_seqscan = off")
-    got = [r[0] for r in conn.execute(f"SELECT id FROM dup ORDER BY v <-> %s::vector LIMIT 20", (vec_text(np.ones(8)),))]
-    assert sorted(got) == list(range(20))
+    got = [r[0] for r in conn.execute(f"SELECT id FROM dup ORDER BY v <-> %s::vector LIMIT 35", (vec_text(np.ones(8)),))]
+    assert sorted(got) == list(range(35))
+    failed = conn.execute("SELECT check_name, detail FROM ruvec.index_check('dup_v_idx') WHERE NOT ok").fetchall()
+    assert failed == []
 
 
 def test_build_spills_past_maintenance_work_mem(conn):

@@ -13,10 +13,11 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 use rayon::prelude::*;
 use ruvec_hnsw::{
     batch_size, f16_navigation_scale, random_level, ElementType, HnswParams, Level, MemoryGraph,
-    SharedLayout, SplitMix64, VectorMirror, SERIAL_PREFIX,
+    SharedLayout, SplitMix64, VectorMirror, F16_NAVIGATION_DIMS, SERIAL_PREFIX,
 };
 
 use super::codec::{native_f32, Storage, Tier};
+use super::duplicates::{self, HeapTids};
 use super::format::*;
 use super::insert::insert_value;
 use super::parallel::Team;
@@ -154,7 +155,7 @@ struct BuildState {
     graph: Option<MemoryGraph>,
     pending: Vec<f32>,
     vectors: Vec<u8>,
-    tids: Vec<pg_sys::ItemPointerData>,
+    tids: HeapTids,
     rng: SplitMix64,
     budget: usize,
     /// A parallel build's workers and shared graph (replaces `graph` once built).
@@ -190,9 +191,17 @@ impl BuildState {
         unsafe { pg_sys::pgstat_progress_update_param(PROGRESS_CREATE_IDX_SUBPHASE, PHASE_GRAPH) };
         let mut pending = std::mem::take(&mut self.pending);
         let dims = self.spec.dims;
-        // An f32 graph is navigated on f16 copies while it is built (precision.rs in
-        // crates/hnsw: about 20% faster, the pages still get the exact vectors).
-        if graph.is_empty() && graph.element_type() == ElementType::F32 {
+        if graph.is_empty() {
+            let vb = self.spec.kind.vector_bytes(dims);
+            duplicates::merge(&mut self.vectors, &mut pending, &mut self.tids, vb, dims);
+        }
+        // An f32 graph of many dimensions is navigated on f16 copies while it is built
+        // (precision.rs in crates/hnsw: 20% faster at 768-d, the pages still get the exact
+        // vectors). Not below F16_NAVIGATION_DIMS: see there.
+        if graph.is_empty()
+            && graph.element_type() == ElementType::F32
+            && dims >= F16_NAVIGATION_DIMS
+        {
             if let Some(scale) = f16_navigation_scale(&pending, dims) {
                 pgrx::debug1!("ruhnsw build: navigating on f16 copies scaled by {scale}");
                 pending.iter_mut().for_each(|x| *x *= scale);
@@ -329,13 +338,13 @@ unsafe extern "C-unwind" fn build_callback(
             st.pending.extend(native_f32(st.spec.kind, &bytes));
             st.vectors.extend_from_slice(&bytes);
             st.tids.push(*tid);
-            if st.tids.len() * st.bytes_per_element() > st.budget {
+            if st.tids.rows() * st.bytes_per_element() > st.budget {
                 pgrx::ereport!(
                     NOTICE,
                     PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
                     format!(
                         "ruhnsw graph no longer fits into maintenance_work_mem after {} tuples",
-                        st.tids.len()
+                        st.tids.rows()
                     ),
                     "Building will take significantly more time: the rest is inserted into the on-disk graph. Increase maintenance_work_mem to speed up builds."
                 );
@@ -364,7 +373,7 @@ unsafe fn flush(st: &mut BuildState) {
         let mut w = BuildWriter::new(st.index);
         let meta_blk = w.append(|p| write_meta(p, &meta));
         debug_assert_eq!(meta_blk, META_BLKNO);
-        let tier = train_tier(&st.spec, &st.vectors, st.tids.len());
+        let tier = train_tier(&st.spec, &st.vectors, st.tids.elements());
         meta.storage = tier.storage as u8;
         if tier.storage.trained() {
             write_codebook(&mut w, &mut meta, &tier);
@@ -395,7 +404,7 @@ unsafe fn flush(st: &mut BuildState) {
         st.graph = None;
         drop(team); // ends the parallel context and frees its shared memory
         st.vectors = Vec::new();
-        st.tids = Vec::new();
+        st.tids = HeapTids::default();
         w.finish();
     }
 }
@@ -410,7 +419,7 @@ fn write_graph(
     tier: &Tier,
     graph: &MemoryGraph,
     vectors: &[u8],
-    heap: &[pg_sys::ItemPointerData],
+    heap: &HeapTids,
 ) {
     let n = graph.len();
     let vb = spec.kind.vector_bytes(spec.dims);
@@ -488,9 +497,9 @@ fn write_graph(
                 .collect();
             encode_neighbors(l, spec.m, &lists)
         } else {
-            let heaptid = Tid::from_item_pointer(&heap[i]);
+            let heaptids: Vec<Tid> = heap.of(i).iter().map(Tid::from_item_pointer).collect();
             let code = &codes[i * cb..(i + 1) * cb];
-            let mut et = encode_element(l, tier.storage, code, &[heaptid]);
+            let mut et = encode_element(l, tier.storage, code, &heaptids);
             patch_neighbor_ptr(&mut et, nb_tid[i]);
             et
         }
@@ -568,7 +577,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             }),
             pending: Vec::new(),
             vectors: Vec::new(),
-            tids: Vec::new(),
+            tids: HeapTids::default(),
             rng: SplitMix64::new(0x5275_7665_6321_u64 ^ spec.dims as u64),
             team: None,
             heap,

@@ -27,6 +27,7 @@ pub mod check;
 pub mod codec;
 pub mod codecache;
 pub mod cost;
+pub mod duplicates;
 pub mod format;
 pub mod insert;
 pub mod options;

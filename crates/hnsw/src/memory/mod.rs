@@ -15,7 +15,7 @@ mod store_impl;
 
 pub use lists::Slot;
 pub use parallel::{batch_size, Backlinks, BatchPlan, SERIAL_PREFIX};
-pub use precision::f16_navigation_scale;
+pub use precision::{f16_navigation_scale, F16_NAVIGATION_DIMS};
 pub use shared::{GraphHeader, SharedLayout, VectorMirror};
 
 use arr::Arr;
