@@ -147,7 +147,10 @@ impl<S: GraphRead + ?Sized> Scan<S> {
     /// visited set), so the caller can enforce a memory limit with
     /// [`stop_expanding`](Scan::stop_expanding).
     pub fn heap_bytes(&self) -> usize {
-        (self.spill.frontier.capacity() + self.spill.pending.capacity())
+        (self.spill.frontier.capacity()
+            + self.spill.pending.capacity()
+            + self.spill.new_frontier.capacity()
+            + self.spill.new_pending.capacity())
             * std::mem::size_of::<Found<S::Id>>()
     }
 
@@ -155,7 +158,13 @@ impl<S: GraphRead + ?Sized> Scan<S> {
     /// order (what pgvector does when `max_scan_tuples` or its memory limit
     /// is reached).
     pub fn stop_expanding(&mut self) {
+        self.drain();
+    }
+
+    /// No more searching: every pending node is returned, in order.
+    fn drain(&mut self) {
         self.drained = true;
+        self.spill.absorb_pending(f32::INFINITY);
     }
 
     /// The next result: an element and its distance, or `None` when the scan
@@ -183,11 +192,11 @@ impl<S: GraphRead + ?Sized> Scan<S> {
                 return Ok(None);
             }
             // Pending is empty or beyond the radius: search more.
-            if self.spill.frontier.is_empty()
+            if self.spill.frontier_is_empty()
                 || self.params.mode == ScanMode::Off
                 || self.spill.tuples >= self.params.max_scan_tuples
             {
-                self.drained = true;
+                self.drain();
                 continue;
             }
             self.resume(store)?;
@@ -235,8 +244,8 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             self.spill.frontier = BinaryHeap::new();
             self.drained = true;
         } else {
-            self.spill.absorb();
             self.set_radius(&w, ef);
+            self.spill.absorb_pending(self.radius);
         }
         Ok(())
     }
@@ -244,6 +253,7 @@ impl<S: GraphRead + ?Sized> Scan<S> {
     /// A further batch from the `ef_search` nearest frontier nodes.
     fn resume(&mut self, store: &mut S) -> Result<(), S::Error> {
         let ef = self.params.ef_search.max(1);
+        self.spill.absorb_frontier();
         let mut entries = Vec::with_capacity(ef);
         while entries.len() < ef {
             match self.spill.frontier.pop() {
@@ -264,11 +274,11 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             Some(&mut self.spill),
         )?;
         self.stats.batches += 1;
-        self.spill.absorb();
         if stopped {
-            self.drained = true;
+            self.drain();
         } else {
             self.set_radius(&w, ef);
+            self.spill.absorb_pending(self.radius);
         }
         Ok(())
     }
@@ -283,7 +293,7 @@ impl<S: GraphRead + ?Sized> Scan<S> {
     /// searched beyond them too; this roughly halves what strict mode has to
     /// drop, at the cost of some extra search.
     fn set_radius(&mut self, w: &[Found<S::Id>], ef: usize) {
-        if w.len() < ef || self.spill.frontier.is_empty() {
+        if w.len() < ef || self.spill.frontier_is_empty() {
             // The batch could not fill up, or nothing is left to expand: the
             // reachable graph is exhausted.
             self.radius = f32::INFINITY;

@@ -110,27 +110,57 @@ pub(crate) struct Spill<Id> {
     pub max_tuples: u64,
 }
 
-impl<Id: Ord> Spill<Id> {
+impl<Id: Ord + Copy> Spill<Id> {
     #[inline]
     fn budget_left(&self) -> bool {
         self.tuples < self.max_tuples
     }
 
-    /// Moves the running batch's finds into the heaps (O(n) heapify).
-    pub fn absorb(&mut self) {
-        fn merge<T: Ord>(heap: &mut BinaryHeap<T>, new: &mut Vec<T>) {
-            if new.is_empty() {
-                return;
-            }
-            let mut add = BinaryHeap::from(std::mem::take(new));
-            if heap.is_empty() {
-                *heap = add;
-            } else {
-                heap.append(&mut add);
-            }
-        }
+    /// Moves the batches' unexpanded finds into the frontier heap (O(n) heapify); done only
+    /// when a further batch needs them, which a `LIMIT k <= ef_search` query never does.
+    pub fn absorb_frontier(&mut self) {
         merge(&mut self.frontier, &mut self.new_frontier);
-        merge(&mut self.pending, &mut self.new_pending);
+    }
+
+    /// Moves the live finds at distance `<= radius` into the pending heap and keeps the rest
+    /// unordered in `new_pending` until the radius reaches them (or `f32::INFINITY` absorbs
+    /// everything): the scan only emits pending nodes within the radius, so only those need
+    /// ordering, usually about `ef_search` of the several hundred a batch finds.
+    pub fn absorb_pending(&mut self, radius: f32) {
+        if radius == f32::INFINITY {
+            merge(&mut self.pending, &mut self.new_pending);
+            return;
+        }
+        let Spill {
+            pending,
+            new_pending,
+            ..
+        } = self;
+        new_pending.retain(|r| {
+            if r.0.distance.total_cmp(&radius) == Ordering::Greater {
+                true
+            } else {
+                pending.push(*r);
+                false
+            }
+        });
+    }
+
+    /// No node is left to expand.
+    pub fn frontier_is_empty(&self) -> bool {
+        self.frontier.is_empty() && self.new_frontier.is_empty()
+    }
+}
+
+fn merge<T: Ord>(heap: &mut BinaryHeap<T>, new: &mut Vec<T>) {
+    if new.is_empty() {
+        return;
+    }
+    let mut add = BinaryHeap::from(std::mem::take(new));
+    if heap.is_empty() {
+        *heap = add;
+    } else {
+        heap.append(&mut add);
     }
 }
 
