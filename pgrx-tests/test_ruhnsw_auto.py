@@ -55,6 +55,9 @@ def test_auto_tiers_follow_access(conn):
     table, base, queries, dist, opclass, op = fixture_table(conn, "sift5k")
     n, dims = base.shape
     assert len(np.unique(base, axis=0)) == n  # one element per row: counts map to elements
+    # VACUUM retiers (with the server's half-life, not this session's): an autovacuum run
+    # during the decay wait below would promote what the recall queries touched.
+    conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
     conn.execute(f"CREATE INDEX auto_idx ON {table} USING ruhnsw (v {opclass}) WITH (storage = 'auto')")
     s = stats(conn, "auto_idx")
     assert s["storage.auto"] == 1
@@ -144,7 +147,8 @@ def test_auto_delete_vacuum_insert(conn):
     reuse the freed elements, and everything passes ruvec.index_check."""
     _, base, queries, _, _, _ = fixture_table(conn, "sift5k")
     conn.execute("DROP TABLE IF EXISTS auto_dv")
-    conn.execute("CREATE TABLE auto_dv (id int PRIMARY KEY, v vector(128))")
+    # autovacuum off: VACUUM retiers, and the promotion counts below assume only ours runs
+    conn.execute("CREATE TABLE auto_dv (id int PRIMARY KEY, v vector(128)) WITH (autovacuum_enabled = off)")
     with conn.cursor() as cur:
         with cur.copy("COPY auto_dv (id, v) FROM STDIN") as cp:
             for i, v in enumerate(base[:3000]):
