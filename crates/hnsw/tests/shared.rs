@@ -131,7 +131,7 @@ fn mirrored_readers_see_the_same_graph() {
         let layout = SharedLayout::new(dim, Metric::L2, etype, params.m, n, groups).unwrap();
         let mut region = vec![0u64; layout.size() / 8];
         let base = region.as_mut_ptr() as *mut u8;
-        let mut mirror = VectorMirror::new(&layout);
+        let mut mirror = VectorMirror::new(&layout).unwrap();
         assert_eq!(
             VectorMirror::bytes(&layout),
             n * dim * if etype == ElementType::F32 { 4 } else { 2 }

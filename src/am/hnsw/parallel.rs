@@ -319,7 +319,11 @@ pub unsafe extern "C-unwind" fn ruhnsw_parallel_build_main(
             base: wbase,
             l: WorkLayout::new(layout.dim, &(*shared).params),
         };
-        let mut mirror = (*shared).mirror.then(|| VectorMirror::new(&layout));
+        let mut mirror = if (*shared).mirror {
+            VectorMirror::new(&layout)
+        } else {
+            None
+        };
         loop {
             barrier_wait(shared);
             if (*shared).phase.load(Ordering::Acquire) == PHASE_DONE {
@@ -430,7 +434,11 @@ impl Team {
                 work: Work { base: wbase, l: wl },
                 graph,
                 gbase,
-                mirror: mirror.then(|| VectorMirror::new(&layout)),
+                mirror: if mirror {
+                    VectorMirror::new(&layout)
+                } else {
+                    None
+                },
                 launched,
                 finished: false,
             })

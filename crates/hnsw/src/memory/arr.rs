@@ -79,6 +79,14 @@ impl<T: Copy> Arr<T> {
         }
     }
 
+    /// [`reserve`](Self::reserve) that reports an allocation failure instead of aborting.
+    pub fn try_reserve(&mut self, n: usize) -> bool {
+        match self {
+            Arr::Heap(v) => v.try_reserve(n).is_ok(),
+            Arr::Fixed { .. } => self.has_room(n),
+        }
+    }
+
     pub fn reserve(&mut self, n: usize) {
         if let Arr::Heap(v) = self {
             v.reserve(n);

@@ -264,26 +264,31 @@ pub struct VectorMirror {
 }
 
 impl VectorMirror {
-    /// An empty mirror with room for the layout's capacity.
-    pub fn new(layout: &SharedLayout) -> Self {
+    /// An empty mirror with room for the layout's capacity, or None when that memory cannot
+    /// be allocated (the process then reads the shared region, with the same results).
+    pub fn new(layout: &SharedLayout) -> Option<Self> {
         let mut m = VectorMirror {
             dim: layout.dim,
             etype: layout.etype,
             f32s: Arr::default(),
             f16s: Arr::default(),
         };
-        let n = layout.capacity * layout.dim;
-        match layout.etype {
+        let n = layout.capacity.checked_mul(layout.dim)?;
+        let ok = match layout.etype {
             ElementType::F32 => {
-                m.f32s.reserve(n);
-                m.f32s.advise_huge();
+                m.f32s.try_reserve(n) && {
+                    m.f32s.advise_huge();
+                    true
+                }
             }
             ElementType::F16 => {
-                m.f16s.reserve(n);
-                m.f16s.advise_huge();
+                m.f16s.try_reserve(n) && {
+                    m.f16s.advise_huge();
+                    true
+                }
             }
-        }
-        m
+        };
+        ok.then_some(m)
     }
 
     /// Copy the vectors added to the region since the last call (up to `header.len`).
