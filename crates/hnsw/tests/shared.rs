@@ -15,6 +15,16 @@ fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// Random levels for `n` rows (as a build draws them) and the upper-level lists they need.
+fn levels(n: usize, params: &HnswParams, seed: u64) -> (Vec<u8>, usize) {
+    let mut rng = SplitMix64::new(seed);
+    let levels: Vec<u8> = (0..n)
+        .map(|_| random_level(&mut rng, params.ml(), params.max_level).min(params.level_cap()))
+        .collect();
+    let groups = levels.iter().map(|&l| usize::from(l)).sum();
+    (levels, groups)
+}
+
 /// The batch loop of a parallel build, run serially: plan, add, back-links.
 fn build_in_batches(g: &mut MemoryGraph, rows: &[f32], levels: &[u8], params: &HnswParams) {
     let dim = g.dim();
@@ -55,11 +65,7 @@ fn shared_region_builds_the_same_graph() {
     let (n, dim) = (3_000, 16);
     let rows = data(n, dim, 7);
     let params = HnswParams::new(8, 32);
-    let mut rng = SplitMix64::new(11);
-    let levels: Vec<u8> = (0..n)
-        .map(|_| random_level(&mut rng, params.ml(), params.max_level).min(params.level_cap()))
-        .collect();
-    let groups: usize = levels.iter().map(|&l| usize::from(l)).sum();
+    let (levels, groups) = levels(n, &params, 11);
 
     let mut heap = MemoryGraph::new(dim, Metric::L2, ElementType::F32, params.m);
     build_in_batches(&mut heap, &rows, &levels, &params);
@@ -123,11 +129,7 @@ fn mirrored_readers_see_the_same_graph() {
         let (n, dim) = (2_500, 12);
         let rows = data(n, dim, 3);
         let params = HnswParams::new(6, 24);
-        let mut rng = SplitMix64::new(5);
-        let levels: Vec<u8> = (0..n)
-            .map(|_| random_level(&mut rng, params.ml(), params.max_level).min(params.level_cap()))
-            .collect();
-        let groups: usize = levels.iter().map(|&l| usize::from(l)).sum();
+        let (levels, groups) = levels(n, &params, 5);
         let layout = SharedLayout::new(dim, Metric::L2, etype, params.m, n, groups).unwrap();
         let mut region = vec![0u64; layout.size() / 8];
         let base = region.as_mut_ptr() as *mut u8;
