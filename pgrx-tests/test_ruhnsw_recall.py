@@ -138,6 +138,55 @@ def test_identical_vectors_all_found(conn):
     assert failed == []
 
 
+@pytest.mark.parametrize("metric,opclass,op", [
+    ("l2", "vector_l2_ops", "<->"),
+    ("ip", "vector_ip_ops", "<#>"),
+    ("cosine", "vector_cosine_ops", "<=>"),
+    ("l1", "vector_l1_ops", "<+>"),
+])
+def test_f16_navigation_every_metric(conn, metric, opclass, op):
+    """Builds of >= 256 dimensions navigate on scaled f16 copies (docs/ruhnsw.md): every
+    metric still finds its exact top 10, and rows whose magnitudes differ by more than 2^13
+    make the build keep f32."""
+    rng = np.random.default_rng(17)
+    n, dims = 2500, 300
+    latent = rng.standard_normal((n + 50, 12))
+    proj = rng.standard_normal((12, dims))
+    data = (latent @ proj + 3.0 + 0.05 * rng.standard_normal((n + 50, dims))).astype(np.float32)
+    base, queries = data[:n], data[n:]
+    b, q = base.astype(np.float64), queries.astype(np.float64)
+    if metric == "ip":
+        dist = -(q @ b.T)
+    elif metric == "l1":
+        dist = np.abs(q[:, None, :] - b[None, :, :]).sum(2)
+    else:
+        dist = exact_distances(b, q, metric)
+    messages = []
+    conn.add_notice_handler(lambda d: messages.append(d.message_primary))
+    for tiny_row in (False, True):
+        rows = base.copy()
+        if tiny_row:
+            rows[7] *= 2.0 ** -20  # far below the others: f16 would lose it
+        d = dist
+        if tiny_row:
+            d = dist.copy()
+            r7 = rows[7].astype(np.float64)
+            d[:, 7] = {"l2": ((q - r7) ** 2).sum(1), "ip": -(q @ r7), "l1": np.abs(q - r7).sum(1),
+                       "cosine": dist[:, 7]}[metric]
+        conn.execute("DROP TABLE IF EXISTS nav")
+        conn.execute(f"CREATE TABLE nav (id int, v vector({dims}))")
+        load(conn, "nav", rows, np.arange(n))
+        messages.clear()
+        conn.execute("SET client_min_messages = debug1")
+        conn.execute(f"CREATE INDEX nav_idx ON nav USING ruhnsw (v {opclass})")
+        conn.execute("RESET client_min_messages")
+        used_f16 = any("navigating on f16 copies" in m for m in messages)
+        assert used_f16 == (not tiny_row), messages
+        conn.execute("SET enable_seqscan = off")
+        r = recall(conn, "nav", op, queries, d, np.arange(n))
+        assert r >= THRESHOLD, (tiny_row, r)
+
+
 def test_build_spills_past_maintenance_work_mem(conn):
     """A graph larger than maintenance_work_mem is written out with a NOTICE and the rest of the
     rows go through the on-disk insert path; the index is complete and as good."""
