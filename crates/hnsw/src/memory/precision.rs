@@ -20,8 +20,8 @@
 /// neighbours, and it averages out over many dimensions only. Measured: recall@10 per
 /// `ef_search` identical with and without it on nfcorpus-minilm (384-d) and bge-m3 (1024-d),
 /// unchanged on a 200k × 768 set with a 20% faster build; on a 1M × 128 set the build was 5%
-/// faster and recall at small `ef_search` about 0.01 lower (within that set's build-to-build
-/// variation, but not worth the risk for 5%).
+/// faster and recall at small `ef_search` about 0.01 lower (less than pgvector's recall on that
+/// set varies between its own builds, but not worth the risk for 5%).
 pub const F16_NAVIGATION_DIMS: usize = 256;
 
 /// The power of two to multiply `rows` (`dim` values each, finite) by before building an
