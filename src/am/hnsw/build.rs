@@ -194,15 +194,13 @@ impl BuildState {
         if graph.is_empty() {
             let vb = self.spec.kind.vector_bytes(dims);
             duplicates::merge(&mut self.vectors, &mut pending, &mut self.tids, vb, dims);
-        }
-        // An f32 graph of many dimensions is navigated on f16 copies while it is built
-        // (precision.rs in crates/hnsw: 20% faster at 768-d, the pages still get the exact
-        // vectors). Not below F16_NAVIGATION_DIMS: see there.
-        if graph.is_empty()
-            && graph.element_type() == ElementType::F32
-            && dims >= F16_NAVIGATION_DIMS
-        {
-            if let Some(scale) = f16_navigation_scale(&pending, dims) {
+            // An f32 graph of many dimensions is navigated on f16 copies while it is built
+            // (precision.rs in crates/hnsw: 20% faster at 768-d, the pages still get the exact
+            // vectors). Not below F16_NAVIGATION_DIMS: see there.
+            let scale = (graph.element_type() == ElementType::F32 && dims >= F16_NAVIGATION_DIMS)
+                .then(|| f16_navigation_scale(&pending, dims))
+                .flatten();
+            if let Some(scale) = scale {
                 pgrx::debug1!("ruhnsw build: navigating on f16 copies scaled by {scale}");
                 pending.iter_mut().for_each(|x| *x *= scale);
                 *graph = MemoryGraph::new(dims, graph.metric(), ElementType::F16, graph.m());

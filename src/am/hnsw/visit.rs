@@ -42,8 +42,9 @@ impl PageGraph {
     /// `ruvec.scan_stats()`.
     pub fn use_code_cache(&mut self, count: bool) {
         self.counting = count;
-        self.codes = None; // an older epoch's copies go first
-                           // SAFETY: rel is open.
+        // An older epoch's copies go first.
+        self.codes = None;
+        // SAFETY: rel is open.
         let (t, oid) = unsafe { (read_meta_tuple(self.rel), (*self.rel).rd_id.to_u32()) };
         let key = CacheKey {
             index_oid: oid,

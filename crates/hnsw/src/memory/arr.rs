@@ -79,11 +79,34 @@ impl<T: Copy> Arr<T> {
         }
     }
 
-    /// [`reserve`](Self::reserve) that reports an allocation failure instead of aborting.
-    pub fn try_reserve(&mut self, n: usize) -> bool {
-        match self {
+    /// Room for `n` more elements, in huge pages where the kernel allows (see
+    /// [`advise_huge`](Self::advise_huge)); false when the memory cannot be allocated
+    /// (instead of aborting, as `reserve` would).
+    pub fn try_reserve_huge(&mut self, n: usize) -> bool {
+        let ok = match self {
             Arr::Heap(v) => v.try_reserve(n).is_ok(),
             Arr::Fixed { .. } => self.has_room(n),
+        };
+        if ok {
+            self.advise_huge();
+        }
+        ok
+    }
+
+    /// Append what `src` has beyond this array's length (`src` extends it).
+    pub fn catch_up(&mut self, src: &[T]) {
+        let have = self.len().min(src.len());
+        self.extend_from_slice(&src[have..]);
+    }
+
+    /// A read-only view of the first `n` elements with no spare room, so that adding to it
+    /// fails instead of writing. The view must not outlive `self` or see it change.
+    pub fn prefix_view(&self, n: usize) -> Arr<T> {
+        assert!(self.len() >= n, "array shorter than its view");
+        Arr::Fixed {
+            ptr: self.as_ptr() as *mut T,
+            len: n,
+            cap: n,
         }
     }
 

@@ -212,22 +212,8 @@ impl MemoryGraph {
         let mut g = unsafe { Self::from_raw_parts(layout, base, header) };
         let n = header.len as usize * layout.dim;
         match layout.etype {
-            ElementType::F32 => {
-                assert!(mirror.f32s.len() >= n, "vector mirror behind its graph");
-                g.data_f32 = Arr::Fixed {
-                    ptr: mirror.f32s.as_ptr() as *mut f32,
-                    len: n,
-                    cap: n,
-                };
-            }
-            ElementType::F16 => {
-                assert!(mirror.f16s.len() >= n, "vector mirror behind its graph");
-                g.data_f16 = Arr::Fixed {
-                    ptr: mirror.f16s.as_ptr() as *mut f16,
-                    len: n,
-                    cap: n,
-                };
-            }
+            ElementType::F32 => g.data_f32 = mirror.f32s.prefix_view(n),
+            ElementType::F16 => g.data_f16 = mirror.f16s.prefix_view(n),
         }
         g
     }
@@ -275,18 +261,8 @@ impl VectorMirror {
         };
         let n = layout.capacity.checked_mul(layout.dim)?;
         let ok = match layout.etype {
-            ElementType::F32 => {
-                m.f32s.try_reserve(n) && {
-                    m.f32s.advise_huge();
-                    true
-                }
-            }
-            ElementType::F16 => {
-                m.f16s.try_reserve(n) && {
-                    m.f16s.advise_huge();
-                    true
-                }
-            }
+            ElementType::F32 => m.f32s.try_reserve_huge(n),
+            ElementType::F16 => m.f16s.try_reserve_huge(n),
         };
         ok.then_some(m)
     }
@@ -300,21 +276,17 @@ impl VectorMirror {
     pub unsafe fn sync(&mut self, layout: &SharedLayout, base: *const u8, header: &GraphHeader) {
         debug_assert!(layout.dim == self.dim && layout.etype == self.etype);
         let n = (header.len as usize).min(layout.capacity) * layout.dim;
-        match self.etype {
-            ElementType::F32 => {
-                // SAFETY: the region holds `capacity * dim` vector values at `layout.data`, the
-                // first `n` written (caller's contract).
-                let src =
-                    unsafe { core::slice::from_raw_parts(base.add(layout.data) as *const f32, n) };
-                let have = self.f32s.len().min(n);
-                self.f32s.extend_from_slice(&src[have..]);
-            }
-            ElementType::F16 => {
-                // SAFETY: as above.
-                let src =
-                    unsafe { core::slice::from_raw_parts(base.add(layout.data) as *const f16, n) };
-                let have = self.f16s.len().min(n);
-                self.f16s.extend_from_slice(&src[have..]);
+        let at = base.wrapping_add(layout.data);
+        // SAFETY: the region holds `capacity * dim` vector values at `layout.data`, the first
+        // `n` written (caller's contract).
+        unsafe {
+            match self.etype {
+                ElementType::F32 => self
+                    .f32s
+                    .catch_up(core::slice::from_raw_parts(at as *const f32, n)),
+                ElementType::F16 => self
+                    .f16s
+                    .catch_up(core::slice::from_raw_parts(at as *const f16, n)),
             }
         }
     }
