@@ -39,30 +39,66 @@ mod tests {
         assert_eq!(checked, 20_000);
     }
 
-    /// A 16,000-dimension vector is TOASTed out of line (STORAGE external); reading it back through
-    /// the detoast path gives the same value and distances as the in-memory literal.
+    /// Every way PostgreSQL can store a wide value reads back the same: the types' default
+    /// STORAGE main keeps a compressible 16,000-d vector compressed in the heap row and moves an
+    /// incompressible one (64 kB, larger than a page) out of line; `SET STORAGE external`
+    /// (pgvector's default) moves both out of line. Values and distances equal the literal's.
     #[pg_test]
     fn toasted_vectors_roundtrip() {
         Spi::run("CREATE TABLE big (id int, v vector(16000), h halfvec(16000))").unwrap();
-        Spi::run(
-            "INSERT INTO big SELECT 1, v, v::halfvec FROM (SELECT array_agg((i % 97)::real / 7)::vector AS v \
-             FROM generate_series(1, 16000) i) s",
-        )
-        .unwrap();
-        let toasted = Spi::get_one::<bool>(
-            "SELECT pg_relation_size(reltoastrelid) >= 64000 FROM pg_class WHERE relname = 'big'",
-        )
-        .unwrap()
-        .unwrap();
-        assert!(toasted, "expected the vector to live in the TOAST table");
-        let same = Spi::get_one::<bool>(
-            "SELECT v = (SELECT array_agg((i % 97)::real / 7)::vector FROM generate_series(1, 16000) i) \
-             AND v <-> v = 0 AND vector_dims(v) = 16000 AND vector_dims(h) = 16000 \
-             AND abs((h::vector <-> v)) < 1 FROM big",
-        )
-        .unwrap()
-        .unwrap();
-        assert!(same);
+        Spi::run("CREATE TABLE big_ext (LIKE big)").unwrap();
+        Spi::run("ALTER TABLE big_ext ALTER COLUMN v SET STORAGE external, ALTER COLUMN h SET STORAGE external").unwrap();
+        // id 1 repeats a 97-element pattern (pglz finds it); id 2 is sin(i), which it cannot compress
+        let values = "SELECT 1 AS id, array_agg((i % 97)::real / 7 ORDER BY i)::vector AS v FROM generate_series(1, 16000) i \
+                      UNION ALL SELECT 2, array_agg(sin(i)::real ORDER BY i)::vector FROM generate_series(1, 16000) i";
+        for t in ["big", "big_ext"] {
+            Spi::run(&format!(
+                "INSERT INTO {t} SELECT id, v, v::halfvec FROM ({values}) s"
+            ))
+            .unwrap();
+        }
+        let compressed = |t: &str, id: i32| {
+            Spi::get_one::<bool>(&format!(
+                "SELECT pg_column_compression(v) IS NOT NULL FROM {t} WHERE id = {id}"
+            ))
+            .unwrap()
+            .unwrap()
+        };
+        assert!(
+            compressed("big", 1),
+            "the repeating vector is stored compressed"
+        );
+        assert!(!compressed("big", 2), "sin(i) does not compress");
+        assert!(!compressed("big_ext", 1), "external never compresses");
+        let toast_bytes = |t: &str| {
+            Spi::get_one::<i64>(&format!(
+                "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = '{t}'"
+            ))
+            .unwrap()
+            .unwrap()
+        };
+        // main: only sin(i) (64 kB + 32 kB halfvec) is out of line; external: all four values
+        assert!(
+            (96_000..160_000).contains(&toast_bytes("big")),
+            "{}",
+            toast_bytes("big")
+        );
+        assert!(
+            toast_bytes("big_ext") >= 190_000,
+            "{}",
+            toast_bytes("big_ext")
+        );
+        for t in ["big", "big_ext"] {
+            let same = Spi::get_one::<bool>(&format!(
+                "SELECT bool_and(t.v = s.v AND t.v <-> s.v = 0 AND t.v <=> s.v < 1e-6 \
+                 AND vector_dims(t.v) = 16000 AND vector_dims(t.h) = 16000 \
+                 AND t.h = s.v::halfvec AND abs(t.h::vector <-> t.v) < 1) \
+                 FROM {t} t JOIN ({values}) s USING (id)"
+            ))
+            .unwrap()
+            .unwrap();
+            assert!(same, "{t}");
+        }
     }
 
     /// Small values stored in a heap tuple get 1-byte varlena headers; every function must read them
