@@ -194,9 +194,11 @@ pub(crate) fn layer_search<S: GraphRead + ?Sized>(
             w.pop();
         }
     }
-    let mut neighbors = Vec::new();
-    let mut fresh = Vec::new();
-    let mut visits = Vec::new();
+    // Room for a level-0 list at m <= 32 up front (grown by doubling, each search would
+    // reallocate these three times).
+    let mut neighbors = Vec::with_capacity(64);
+    let mut fresh = Vec::with_capacity(64);
+    let mut visits = Vec::with_capacity(64);
     let mut stopped = false;
     while let Some(Reverse(cur)) = c.pop() {
         let worst = match w.peek() {

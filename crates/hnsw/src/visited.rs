@@ -113,17 +113,69 @@ impl<Id: Hash + Eq> VisitedSet<Id> for HashVisited<Id> {
 
 /// A bitmap visited set for dense `u32` ids; grows on demand, so an id
 /// beyond the initial size is fine.
+///
+/// A build makes two of these per inserted row (the descent and the layer
+/// searches), each sized for the whole graph (125 kB at 1M elements), and
+/// clears one per level: zeroing the whole bitmap each time would make every
+/// insert cost O(graph size) however few elements its search visits. So the
+/// set remembers which words it set and clears only those, and a dropped set
+/// goes back to a small per-thread pool that [`new`](Self::new) takes from:
+/// after the first rows a build allocates no bitmaps at all.
 #[derive(Clone, Debug, Default)]
 pub struct DenseVisited {
     bits: Vec<u64>,
+    /// Indexes of the words of `bits` that are non-zero.
+    touched: Vec<u32>,
+}
+
+/// Bitmaps kept for reuse per thread: at most this many...
+const POOL_SETS: usize = 4;
+/// ...of at most this many words each (16 MB: ids below 2^27), so a backend
+/// that built a huge graph does not keep its bitmaps for the rest of its life.
+const POOL_MAX_WORDS: usize = 1 << 21;
+
+/// A pooled set's words (all zero) and its empty `touched` list: plain vectors, so
+/// the pool's own destruction at thread exit runs no `DenseVisited::drop`.
+type Pooled = (Vec<u64>, Vec<u32>);
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Pooled>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl DenseVisited {
-    /// A set sized for ids `0..n`.
+    /// An empty set sized for ids `0..n` (a pooled one when available).
     pub fn new(n: usize) -> Self {
-        DenseVisited {
-            bits: vec![0; n.div_ceil(64)],
+        let words = n.div_ceil(64);
+        let (bits, touched) = POOL
+            .try_with(|p| p.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let mut set = DenseVisited { bits, touched };
+        if set.bits.len() < words {
+            set.bits.resize(words, 0);
         }
+        set
+    }
+}
+
+impl Drop for DenseVisited {
+    fn drop(&mut self) {
+        if self.bits.is_empty() || self.bits.len() > POOL_MAX_WORDS {
+            return;
+        }
+        self.clear();
+        let set = (
+            std::mem::take(&mut self.bits),
+            std::mem::take(&mut self.touched),
+        );
+        // A thread being torn down has no pool any more: then the set is just freed.
+        let _ = POOL.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_SETS {
+                p.push(set);
+            }
+        });
     }
 }
 
@@ -136,9 +188,14 @@ impl VisitedSet<u32> for DenseVisited {
         }
         let mask = 1u64 << (id & 63);
         let w = &mut self.bits[word];
-        let fresh = *w & mask == 0;
+        if *w & mask != 0 {
+            return false;
+        }
+        if *w == 0 {
+            self.touched.push(word as u32);
+        }
         *w |= mask;
-        fresh
+        true
     }
     #[inline]
     fn contains(&self, id: u32) -> bool {
@@ -147,7 +204,10 @@ impl VisitedSet<u32> for DenseVisited {
             .is_some_and(|w| w & (1u64 << (id & 63)) != 0)
     }
     fn clear(&mut self) {
-        self.bits.fill(0);
+        for &w in &self.touched {
+            self.bits[w as usize] = 0;
+        }
+        self.touched.clear();
     }
 }
 
@@ -169,6 +229,27 @@ mod tests {
         h.clear();
         assert!(!d.contains(3) && !h.contains(3));
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn pooled_sets_come_back_empty() {
+        let mut d = DenseVisited::new(1000);
+        for id in (0..1000).step_by(7) {
+            d.insert(id);
+        }
+        drop(d);
+        for round in 0..3u32 {
+            // the pooled bitmap (then this one) is reused, and larger ids grow it
+            let mut e = DenseVisited::new(2000 + round as usize * 64);
+            assert!((0..2200).all(|id| !e.contains(id)), "round {round}");
+            for id in (round..2000 + round * 64).step_by(3) {
+                assert!(e.insert(id));
+                assert!(!e.insert(id));
+            }
+            e.clear();
+            assert!((0..2200).all(|id| !e.contains(id)), "round {round}");
+            e.insert(1999 + round);
+        }
     }
 
     #[test]
