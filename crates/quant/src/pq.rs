@@ -315,10 +315,17 @@ impl PqTable {
         let k = (code[sb] as usize).min(self.coarse.len() - 1);
         let tables = match &self.fast {
             Some((q, scale, bias)) => {
+                // One code byte = two subvectors = two 16-entry tables (32 bytes of `q`); the
+                // chunk's known length lets the compiler drop the bounds checks. An odd last
+                // subvector has its own 16 entries.
+                let m = self.values.len() / 16;
                 let mut sum = 0u32;
-                for j in 0..self.values.len() / 16 {
-                    let c = (code[j / 2] >> (4 * (j & 1))) & 0x0f;
-                    sum += u32::from(q[j * 16 + c as usize]);
+                for (t, &b) in q.chunks_exact(32).zip(&code[..m / 2]) {
+                    sum += u32::from(t[usize::from(b & 0x0f)])
+                        + u32::from(t[16 + usize::from(b >> 4)]);
+                }
+                if m % 2 == 1 {
+                    sum += u32::from(q[(m - 1) * 16 + usize::from(code[m / 2] & 0x0f)]);
                 }
                 bias + scale * sum as f32
             }
@@ -338,14 +345,17 @@ impl PqTable {
         let mut acc = 0.0f32;
         match self.bits {
             PqBits::Eight => {
-                for (j, &c) in code.iter().take(m).enumerate() {
-                    acc += self.values[j * 256 + c as usize];
+                for (t, &c) in self.values.chunks_exact(256).zip(&code[..m]) {
+                    acc += t[usize::from(c)];
                 }
             }
             PqBits::Four => {
-                for j in 0..m {
-                    let c = (code[j / 2] >> (4 * (j & 1))) & 0x0f;
-                    acc += self.values[j * 16 + c as usize];
+                for (t, &b) in self.values.chunks_exact(32).zip(&code[..m / 2]) {
+                    acc += t[usize::from(b & 0x0f)];
+                    acc += t[16 + usize::from(b >> 4)];
+                }
+                if m % 2 == 1 {
+                    acc += self.values[(m - 1) * 16 + usize::from(code[m / 2] & 0x0f)];
                 }
             }
         }
@@ -375,7 +385,10 @@ impl PqTable {
             .zip(&mins)
             .flat_map(|(t, &lo)| {
                 t.iter()
-                    .map(move |&v| ((v - lo) / scale).round().clamp(0.0, 255.0) as u8)
+                    // `as u8` saturates (and takes NaN to 0): for these non-negative values
+                    // `x + 0.5` truncated is `round(x)` clamped to 0..=255, without the libm
+                    // call `round` is on x86-64's baseline (4,096 per 1,024-d query).
+                    .map(move |&v| ((v - lo) / scale + 0.5) as u8)
             })
             .collect();
         (q, scale, mins.iter().sum())

@@ -212,7 +212,7 @@ fn plain_query(kind: ElemKind, v: &[u8]) -> Query {
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_ne_bytes()).collect()
+    bytemuck::cast_slice(v).to_vec()
 }
 
 fn f16_bytes(v: &[f32]) -> Vec<u8> {
@@ -452,14 +452,8 @@ fn typed<T: Copy, const N: usize>(v: &[u8], conv: fn([u8; N]) -> T) -> std::borr
 /// A plain query's values as bytes in the stored layout.
 fn query_bytes(q: &Query) -> &[u8] {
     match q {
-        // SAFETY: f32 and f16 are plain data without padding; u8 has alignment 1.
-        Query::F32(v) => unsafe {
-            core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 4)
-        },
-        // SAFETY: as above.
-        Query::F16(v) => unsafe {
-            core::slice::from_raw_parts(v.as_ptr() as *const u8, v.len() * 2)
-        },
+        Query::F32(v) => bytemuck::cast_slice(v),
+        Query::F16(v) => bytemuck::cast_slice(v),
         Query::Bit(v) => v,
         Query::Int8(_) | Query::Pq(_) | Query::Binary(_) | Query::Auto(_) => &[],
     }

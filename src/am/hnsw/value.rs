@@ -31,7 +31,7 @@ pub unsafe fn storage_bytes(
                 if metric == Metric::Cosine && s.iter().all(|&x| x == 0.0) {
                     return None;
                 }
-                Some(s.iter().flat_map(|x| x.to_ne_bytes()).collect())
+                Some(bytemuck::cast_slice(s).to_vec())
             }
             ElemKind::F16 => {
                 let v = Dense::<f16>::from_datum_unchecked(datum);
@@ -40,7 +40,7 @@ pub unsafe fn storage_bytes(
                 if metric == Metric::Cosine && s.iter().all(|x| x.to_f32() == 0.0) {
                     return None;
                 }
-                Some(s.iter().flat_map(|x| x.to_ne_bytes()).collect())
+                Some(bytemuck::cast_slice(s).to_vec())
             }
             ElemKind::Bit => {
                 let b = BitArg::from_datum_unchecked(datum);
