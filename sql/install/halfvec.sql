@@ -20,11 +20,7 @@ CREATE TYPE halfvec (
 	TYPMOD_IN = halfvec_typmod_in,
 	RECEIVE   = halfvec_recv,
 	SEND      = halfvec_send,
-	-- MAIN, not pgvector's EXTERNAL: a value stays in the heap row (pglz/lz4-compressed only
-	-- when that saves >= 25%) and moves to TOAST only when the row would not fit a page.
-	-- Every row an index scan returns is read again to project its ORDER BY distance, and a
-	-- quantized tier re-scores candidates from the table: from TOAST each read is a TOAST
-	-- index lookup plus 2-3 chunk fetches (docs/sql-reference.md, "Storage").
+	-- MAIN, not pgvector's EXTERNAL, for the reason given in vector.sql.
 	STORAGE   = main
 );
 

@@ -190,11 +190,7 @@ impl Pinned {
             let lp = core::ptr::read_volatile(page.add(lp_at) as *const u32);
             let start = (lp & 0x7fff) as usize; // lp_off: low 15 bits
             let end = (start + len).min(pg_sys::BLCKSZ as usize);
-            let mut at = start & !63;
-            while at < end {
-                ruvec_distance::prefetch_line(page.add(at));
-                at += 64;
-            }
+            ruvec_distance::prefetch_bytes(page.wrapping_add(start), end.saturating_sub(start));
         }
     }
 

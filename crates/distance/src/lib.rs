@@ -98,8 +98,14 @@ pub fn prefetch_line(p: *const u8) {
 /// arithmetic instead of following it (a 768-d f32 vector is 48 lines).
 #[inline]
 pub fn prefetch_slice<T>(data: &[T]) {
-    let start = data.as_ptr() as *const u8;
-    let end = start.wrapping_add(core::mem::size_of_val(data));
+    prefetch_bytes(data.as_ptr() as *const u8, core::mem::size_of_val(data));
+}
+
+/// [`prefetch_line`] for every cache line of the `len` bytes at `start` (any address: a
+/// prefetch never faults).
+#[inline]
+pub fn prefetch_bytes(start: *const u8, len: usize) {
+    let end = start.wrapping_add(len);
     let mut line = start.wrapping_sub(start as usize & 63);
     while line < end {
         prefetch_line(line);

@@ -158,11 +158,6 @@ impl<S: GraphRead + ?Sized> Scan<S> {
     /// order (what pgvector does when `max_scan_tuples` or its memory limit
     /// is reached).
     pub fn stop_expanding(&mut self) {
-        self.drain();
-    }
-
-    /// No more searching: every pending node is returned, in order.
-    fn drain(&mut self) {
         self.drained = true;
         self.spill.absorb_pending(f32::INFINITY);
     }
@@ -196,7 +191,7 @@ impl<S: GraphRead + ?Sized> Scan<S> {
                 || self.params.mode == ScanMode::Off
                 || self.spill.tuples >= self.params.max_scan_tuples
             {
-                self.drain();
+                self.stop_expanding();
                 continue;
             }
             self.resume(store)?;
@@ -275,7 +270,7 @@ impl<S: GraphRead + ?Sized> Scan<S> {
         )?;
         self.stats.batches += 1;
         if stopped {
-            self.drain();
+            self.stop_expanding();
         } else {
             self.set_radius(&w, ef);
             self.spill.absorb_pending(self.radius);

@@ -313,6 +313,29 @@ impl Pq {
     }
 }
 
+/// The sum over `m` 4-bit codes (two per byte, low nibble first) of each subvector's
+/// 16-entry table in `tables`, as `S`, added in subvector order. One code byte reads two
+/// tables (a 32-entry chunk), whose known length lets the compiler drop the bounds checks;
+/// an odd last subvector has its own 16 entries.
+#[inline]
+fn sum_4bit<T: Copy, S: Copy + core::ops::Add<Output = S>>(
+    tables: &[T],
+    code: &[u8],
+    m: usize,
+    zero: S,
+    to: impl Fn(T) -> S,
+) -> S {
+    let mut acc = zero;
+    for (t, &b) in tables.chunks_exact(32).zip(&code[..m / 2]) {
+        acc = acc + to(t[usize::from(b & 0x0f)]);
+        acc = acc + to(t[16 + usize::from(b >> 4)]);
+    }
+    if m % 2 == 1 {
+        acc = acc + to(tables[(m - 1) * 16 + usize::from(code[m / 2] & 0x0f)]);
+    }
+    acc
+}
+
 impl PqTable {
     pub fn metric(&self) -> Metric {
         self.metric
@@ -327,18 +350,7 @@ impl PqTable {
         let k = (code[sb] as usize).min(self.coarse.len() - 1);
         let tables = match &self.fast {
             Some((q, scale, bias)) => {
-                // One code byte = two subvectors = two 16-entry tables (32 bytes of `q`); the
-                // chunk's known length lets the compiler drop the bounds checks. An odd last
-                // subvector has its own 16 entries.
-                let m = self.values.len() / 16;
-                let mut sum = 0u32;
-                for (t, &b) in q.chunks_exact(32).zip(&code[..m / 2]) {
-                    sum += u32::from(t[usize::from(b & 0x0f)])
-                        + u32::from(t[16 + usize::from(b >> 4)]);
-                }
-                if m % 2 == 1 {
-                    sum += u32::from(q[(m - 1) * 16 + usize::from(code[m / 2] & 0x0f)]);
-                }
+                let sum = sum_4bit(q, code, self.values.len() / 16, 0u32, u32::from);
                 bias + scale * sum as f32
             }
             None => self.table_sum(code),
@@ -354,7 +366,6 @@ impl PqTable {
     #[inline]
     pub fn table_sum(&self, code: &[u8]) -> f32 {
         let m = self.values.len() / self.ksub;
-        let mut acc = 0.0f32;
         match self.bits {
             PqBits::Eight => {
                 // Four running sums: one chain of dependent additions would wait ~4 cycles
@@ -372,19 +383,10 @@ impl PqTable {
                 for (t, &c) in rest_t.chunks_exact(256).zip(rest_c) {
                     part[0] += t[usize::from(c)];
                 }
-                acc = (part[0] + part[1]) + (part[2] + part[3]);
+                (part[0] + part[1]) + (part[2] + part[3])
             }
-            PqBits::Four => {
-                for (t, &b) in self.values.chunks_exact(32).zip(&code[..m / 2]) {
-                    acc += t[usize::from(b & 0x0f)];
-                    acc += t[16 + usize::from(b >> 4)];
-                }
-                if m % 2 == 1 {
-                    acc += self.values[(m - 1) * 16 + usize::from(code[m / 2] & 0x0f)];
-                }
-            }
+            PqBits::Four => sum_4bit(&self.values, code, m, 0.0f32, |x| x),
         }
-        acc
     }
 
     /// The tables as u8 (fast-scan form): per subvector `value ≈ bias_j + q * scale`, with one

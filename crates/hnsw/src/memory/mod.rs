@@ -51,6 +51,16 @@ pub enum ElementType {
     F16,
 }
 
+impl ElementType {
+    /// Bytes per vector component.
+    pub const fn bytes(self) -> usize {
+        match self {
+            ElementType::F32 => 4,
+            ElementType::F16 => 2,
+        }
+    }
+}
+
 /// A query prepared by [`MemoryGraph::prepare_query`] (converted to the
 /// element type, normalised for cosine).
 #[derive(Clone, Debug, PartialEq)]

@@ -65,10 +65,7 @@ impl SharedLayout {
         upper_groups: usize,
     ) -> Option<Self> {
         let m = m.clamp(1, crate::MAX_M);
-        let elem = match etype {
-            ElementType::F32 => 4,
-            ElementType::F16 => 2,
-        };
+        let elem = etype.bytes();
         let mut at = 0usize;
         // Each array starts 8-aligned; returns its offset.
         let mut take = |bytes: Option<usize>| -> Option<usize> {
@@ -293,10 +290,6 @@ impl VectorMirror {
 
     /// Bytes a mirror of `layout` takes when full.
     pub fn bytes(layout: &SharedLayout) -> usize {
-        let elem = match layout.etype {
-            ElementType::F32 => 4,
-            ElementType::F16 => 2,
-        };
-        layout.capacity * layout.dim * elem
+        layout.capacity * layout.dim * layout.etype.bytes()
     }
 }
