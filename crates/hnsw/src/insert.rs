@@ -1,7 +1,7 @@
 //! Insertion (Algorithm 1) and back-link maintenance.
 
 use crate::search::{descend, layer_search, Found, Target};
-use crate::select::select_with;
+use crate::select::{select_counted, select_with};
 use crate::store::{EntryPoint, GraphRead, GraphWrite, Merge, VisitedSet};
 use crate::{Candidate, HnswParams, Level, Ticker};
 
@@ -108,6 +108,9 @@ pub fn insert<S: GraphWrite + ?Sized>(
 pub(crate) struct Neighbors<Id> {
     /// `lists[l]` for `l` in `0..=level` (empty above the entry level).
     pub lists: Vec<Vec<Candidate<Id>>>,
+    /// Per list, how many of its first entries the heuristic found closer (the rest are
+    /// kept pruned ones); `None` where it did not run (see `select_counted`).
+    pub closer: Vec<Option<usize>>,
     /// The live level-0 search results, nearest first (duplicate check).
     pub nearest: Vec<Candidate<Id>>,
 }
@@ -127,6 +130,7 @@ pub(crate) fn find_neighbors<S: GraphRead + ?Sized>(
     let top = level.min(ep.level);
     let start = descend(store, target, ep, top, ticker)?;
     let mut lists = vec![Vec::new(); usize::from(level) + 1];
+    let mut closer = vec![None; usize::from(level) + 1];
     let mut nearest = Vec::new();
     // An existing element finds itself: search one more to make up for it.
     let ef = params.ef_construction.max(1) + usize::from(skip.is_some());
@@ -149,14 +153,19 @@ pub(crate) fn find_neighbors<S: GraphRead + ?Sized>(
         if lc == 0 {
             nearest.clone_from(&cands);
         }
-        lists[usize::from(lc)] = select_with(store, cands, params.max_neighbors(lc), ticker)?;
+        (lists[usize::from(lc)], closer[usize::from(lc)]) =
+            select_counted(store, cands, params.max_neighbors(lc), ticker)?;
         entries = w;
         if lc == 0 {
             break;
         }
         lc -= 1;
     }
-    Ok(Neighbors { lists, nearest })
+    Ok(Neighbors {
+        lists,
+        closer,
+        nearest,
+    })
 }
 
 /// Adds `new` (at distance `d_new` from `n`) to `n`'s neighbour list at

@@ -30,14 +30,31 @@ pub fn select_neighbors<S: GraphRead + ?Sized>(
 /// [`select_neighbors`] taking ownership of the candidate buffer.
 pub(crate) fn select_with<S: GraphRead + ?Sized>(
     store: &mut S,
-    mut w: Vec<Candidate<S::Id>>,
+    w: Vec<Candidate<S::Id>>,
     lm: usize,
     ticker: &mut Ticker,
 ) -> Result<Vec<Candidate<S::Id>>, S::Error> {
+    Ok(select_counted(store, w, lm, ticker)?.0)
+}
+
+/// The selected neighbours and how many of them are closer (see [`select_counted`]).
+pub(crate) type Selection<Id> = (Vec<Candidate<Id>>, Option<usize>);
+
+/// [`select_with`], also returning how many of the selected were found *closer* (they come
+/// first; the rest are kept pruned ones), or `None` when everything was passed through
+/// without running the heuristic (`lm` or fewer candidates). An in-memory build caches
+/// these verdicts with the new element's lists, so its first back-link into a full list
+/// does not have to select the whole list again (memory/lists.rs).
+pub(crate) fn select_counted<S: GraphRead + ?Sized>(
+    store: &mut S,
+    mut w: Vec<Candidate<S::Id>>,
+    lm: usize,
+    ticker: &mut Ticker,
+) -> Result<Selection<S::Id>, S::Error> {
     w.sort_unstable();
     w.dedup_by_key(|c| c.id);
     if w.len() <= lm {
-        return Ok(w);
+        return Ok((w, None));
     }
     let mut r: Vec<Candidate<S::Id>> = Vec::with_capacity(lm);
     let mut pruned: Vec<Candidate<S::Id>> = Vec::new();
@@ -62,9 +79,9 @@ pub(crate) fn select_with<S: GraphRead + ?Sized>(
             pruned.push(*e);
         }
     }
-    let room = lm - r.len();
-    r.extend(pruned.into_iter().take(room));
-    Ok(r)
+    let closer = r.len();
+    r.extend(pruned.into_iter().take(lm - closer));
+    Ok((r, Some(closer)))
 }
 
 #[cfg(test)]

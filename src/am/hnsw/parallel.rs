@@ -87,7 +87,7 @@ struct WorkLayout {
 impl WorkLayout {
     fn new(dims: usize, params: &HnswParams) -> WorkLayout {
         let plan_words: usize = (0..=params.level_cap())
-            .map(|l| 1 + 2 * params.max_neighbors(l))
+            .map(|l| 1 + 3 * params.max_neighbors(l))
             .sum();
         let out_words = 1 + 3 * params.max_neighbors(0);
         let mut at = 0usize;
@@ -166,11 +166,14 @@ fn encode_plan(slot: &mut [u32], plan: &BatchPlan, params: &HnswParams) {
         let list = plan.get(l as usize).map(|v| v.as_slice()).unwrap_or(&[]);
         let n = list.len().min(cap);
         slot[at] = n as u32;
-        for (j, &(id, d)) in list.iter().take(n).enumerate() {
-            slot[at + 1 + 2 * j] = id;
-            slot[at + 2 + 2 * j] = d.to_bits();
+        for (j, &(id, d, verdict)) in list.iter().take(n).enumerate() {
+            slot[at + 1 + 3 * j..at + 4 + 3 * j].copy_from_slice(&[
+                id,
+                d.to_bits(),
+                verdict.into(),
+            ]);
         }
-        at += 1 + 2 * cap;
+        at += 1 + 3 * cap;
     }
 }
 
@@ -182,10 +185,13 @@ fn decode_plan(slot: &[u32], level: Level, params: &HnswParams) -> BatchPlan {
         let n = (slot[at] as usize).min(cap);
         plan.push(
             (0..n)
-                .map(|j| (slot[at + 1 + 2 * j], f32::from_bits(slot[at + 2 + 2 * j])))
+                .map(|j| {
+                    let e = &slot[at + 1 + 3 * j..at + 4 + 3 * j];
+                    (e[0], f32::from_bits(e[1]), e[2] as u8)
+                })
                 .collect(),
         );
-        at += 1 + 2 * cap;
+        at += 1 + 3 * cap;
     }
     plan
 }

@@ -170,6 +170,8 @@ impl MemoryGraph {
     ) -> Result<Option<Vec<Slot>>, MemoryError> {
         let lm = params.max_neighbors(lc);
         let mut list = self.list_slots(nb, lc)?;
+        list.reserve(1);
+        let mut scratch = Scratch::default();
         let mut changed = false;
         for c in new {
             if c.id == nb || list.iter().any(|s| s.0 == c.id) {
@@ -179,7 +181,12 @@ impl MemoryGraph {
                 let at = sorted_position(&list, c.distance, c.id);
                 list.insert(at, (c.id, c.distance, SLOT_UNKNOWN));
             } else {
-                self.offer_full(&mut list, (c.id, c.distance, SLOT_UNKNOWN), lm)?;
+                self.offer_full(
+                    &mut list,
+                    (c.id, c.distance, SLOT_UNKNOWN),
+                    lm,
+                    &mut scratch,
+                )?;
             }
             changed = true;
         }
@@ -189,34 +196,41 @@ impl MemoryGraph {
     /// Offer `cand` to the full list `list` (`lm` slots, sorted by distance): run the selection
     /// heuristic over the list plus the candidate, reusing cached verdicts, and drop the one
     /// element that falls out (possibly the candidate itself).
-    fn offer_full(&self, list: &mut Vec<Slot>, cand: Slot, lm: usize) -> Result<(), MemoryError> {
+    fn offer_full(
+        &self,
+        list: &mut Vec<Slot>,
+        cand: Slot,
+        lm: usize,
+        scratch: &mut Scratch,
+    ) -> Result<(), MemoryError> {
         let known = list.iter().all(|s| s.2 != SLOT_UNKNOWN);
         let new_at = sorted_position(list, cand.1, cand.0);
-        let mut w: Vec<Slot> = Vec::with_capacity(list.len() + 1);
-        w.extend_from_slice(&list[..new_at]);
-        w.push(cand);
-        w.extend_from_slice(&list[new_at..]);
-        let mut selected: Vec<u32> = Vec::with_capacity(lm);
-        let mut added: Vec<u32> = Vec::new();
+        list.insert(new_at, cand);
+        let w = list;
+        let Scratch { selected, added } = scratch;
+        selected.clear();
+        added.clear();
         let mut removed_any = false;
-        let mut keep: Vec<usize> = Vec::with_capacity(lm);
-        let mut pruned: Vec<usize> = Vec::new();
+        // The heuristic keeps the closer ones, then fills with pruned ones nearest first:
+        // of the lm + 1 the one dropped is the farthest pruned, or the last one when the
+        // first lm are all closer.
+        let mut last_pruned = None;
         for k in 0..w.len() {
             if selected.len() >= lm {
                 break;
             }
             let (id, d, flag) = w[k];
             let closer = if !known {
-                self.is_closer(id, d, &selected)?
+                self.is_closer(id, d, selected)?
             } else if !added.is_empty() {
                 if flag == SLOT_CLOSER {
                     // Was closer among the old selection: only what was added can change that.
-                    let c = self.is_closer(id, d, &added)?;
+                    let c = self.is_closer(id, d, added)?;
                     removed_any |= !c;
                     c
                 } else if removed_any {
                     // Something selected before is gone: this one may qualify now.
-                    let c = self.is_closer(id, d, &selected)?;
+                    let c = self.is_closer(id, d, selected)?;
                     if c {
                         added.push(id);
                     }
@@ -225,7 +239,7 @@ impl MemoryGraph {
                     false
                 }
             } else if k == new_at {
-                let c = self.is_closer(id, d, &selected)?;
+                let c = self.is_closer(id, d, selected)?;
                 if c {
                     added.push(id);
                 }
@@ -233,34 +247,96 @@ impl MemoryGraph {
             } else {
                 flag == SLOT_CLOSER
             };
+            // Every slot gets its new verdict; the list stays sorted.
             w[k].2 = if closer { SLOT_CLOSER } else { SLOT_PRUNED };
             if closer {
                 selected.push(id);
-                keep.push(k);
             } else {
-                pruned.push(k);
+                last_pruned = Some(k);
             }
         }
-        // Fill with pruned ones, nearest first; exactly one of the lm + 1 falls out.
-        for &k in &pruned {
-            if keep.len() >= lm {
+        w.remove(last_pruned.unwrap_or(w.len() - 1));
+        Ok(())
+    }
+}
+
+/// Buffers [`MemoryGraph::offer_full`] reuses across the offers of one back-link item.
+#[derive(Default)]
+struct Scratch {
+    selected: Vec<u32>,
+    added: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ElementType, Metric, SplitMix64};
+
+    /// The verdicts a from-scratch selection over `list` (sorted, lm slots) reaches.
+    fn fresh_verdicts(g: &MemoryGraph, list: &[Slot], lm: usize) -> Vec<u8> {
+        let mut selected: Vec<u32> = Vec::new();
+        let mut out = Vec::new();
+        for &(id, d, _) in list {
+            if selected.len() >= lm {
                 break;
             }
-            keep.push(k);
+            let closer = g.is_closer(id, d, &selected).unwrap();
+            if closer {
+                selected.push(id);
+            }
+            out.push(if closer { SLOT_CLOSER } else { SLOT_PRUNED });
         }
-        let mut kept = vec![false; w.len()];
-        for &k in &keep {
-            kept[k] = true;
-        }
-        let dropped = kept.iter().position(|&x| !x).unwrap_or(new_at);
-        // Every slot gets its new verdict; the list stays sorted.
-        let out: Vec<Slot> = w
-            .iter()
-            .enumerate()
-            .filter(|&(k, _)| k != dropped)
-            .map(|(_, s)| *s)
+        out
+    }
+
+    /// After a batched build, every list whose verdicts are all cached carries exactly the
+    /// verdicts a fresh selection over it reaches, and almost every full list has them (the
+    /// new elements' lists take theirs from the insert's own selection).
+    #[test]
+    fn cached_verdicts_match_a_fresh_selection() {
+        let (dim, n) = (8, 4_000);
+        let mut rng = SplitMix64::new(7);
+        let rows: Vec<f32> = (0..n * dim)
+            .map(|_| (crate::RandomSource::next_u64(&mut rng) % 1_000) as f32 / 1_000.0)
             .collect();
-        *list = out;
-        Ok(())
+        let params = HnswParams::new(4, 16);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut g = MemoryGraph::new(dim, Metric::L2, ElementType::F32, params.m);
+        g.insert_parallel::<_, MemoryError>(&rows, &mut rng, &params, &pool, |_| Ok(()))
+            .unwrap();
+        let (mut full, mut known) = (0, 0);
+        for id in 0..g.len() as u32 {
+            for lc in 0..=g.levels[id as usize] {
+                let lm = params.max_neighbors(lc);
+                let list = g.list_slots(id, lc).unwrap();
+                if list.iter().any(|s| s.2 == SLOT_UNKNOWN) {
+                    continue;
+                }
+                let flags: Vec<u8> = list.iter().map(|s| s.2).collect();
+                assert_eq!(
+                    flags,
+                    fresh_verdicts(&g, &list, lm),
+                    "element {id} level {lc}"
+                );
+                known += usize::from(list.len() == lm);
+            }
+            full += usize::from(g.list_slots(id, 0).unwrap().len() == params.max_neighbors(0));
+        }
+        assert!(
+            known * 10 >= full * 9,
+            "{known} of {full} full lists have verdicts"
+        );
+        // A new element's lists carry the verdicts of its insert's selection from the start.
+        let row = &rows[..dim];
+        let plan = g.plan_insert(row, 0, &params).unwrap();
+        g.add_planned(row, &[0], vec![plan], &params).unwrap();
+        let id = g.len() as u32 - 1;
+        let list = g.list_slots(id, 0).unwrap();
+        assert_eq!(list.len(), params.max_neighbors(0));
+        let flags: Vec<u8> = list.iter().map(|s| s.2).collect();
+        assert_eq!(flags, fresh_verdicts(&g, &list, params.max_neighbors(0)));
     }
 }

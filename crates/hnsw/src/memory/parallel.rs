@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::lists::Slot;
-use super::{MemoryError, MemoryGraph, SLOT_UNKNOWN};
+use super::{MemoryError, MemoryGraph, SLOT_CLOSER, SLOT_PRUNED, SLOT_UNKNOWN};
 use crate::insert::find_neighbors;
 use crate::search::Target;
 use crate::store::{EntryPoint, GraphRead, GraphWrite};
@@ -32,8 +32,10 @@ pub fn batch_size(len: usize) -> usize {
     }
 }
 
-/// One element's planned neighbour lists: `(id, distance)` per level `0..=level`.
-pub type BatchPlan = Vec<Vec<(u32, f32)>>;
+/// One element's planned neighbour lists per level `0..=level`: `(id, distance, verdict)`,
+/// the verdict the selection heuristic reached for each (cached with the list, see
+/// memory/lists.rs).
+pub type BatchPlan = Vec<Vec<Slot>>;
 
 /// Back-link work of a batch: each `(neighbour, level)` with the new elements
 /// offered to its list.
@@ -160,7 +162,20 @@ impl MemoryGraph {
         Ok(found
             .lists
             .iter()
-            .map(|l| l.iter().map(|c| (c.id, c.distance)).collect())
+            .zip(&found.closer)
+            .map(|(l, &closer)| {
+                l.iter()
+                    .enumerate()
+                    .map(|(k, c)| {
+                        let verdict = match closer {
+                            None => SLOT_UNKNOWN,
+                            Some(n) if k < n => SLOT_CLOSER,
+                            Some(_) => SLOT_PRUNED,
+                        };
+                        (c.id, c.distance, verdict)
+                    })
+                    .collect()
+            })
             .collect())
     }
 
@@ -188,15 +203,14 @@ impl MemoryGraph {
             }
             let id = self.push_element(row, level)?;
             for (lc, list) in plan.iter().enumerate() {
-                let slots: Vec<Slot> = list.iter().map(|&(nb, d)| (nb, d, SLOT_UNKNOWN)).collect();
-                self.write_list(id, lc as Level, &slots)?;
+                self.write_list(id, lc as Level, list)?;
             }
             let current = self.entry_point()?.map(|e| e.level).unwrap_or(0);
             if level > current {
                 self.set_entry_point(Some(EntryPoint { id, level }))?;
             }
             for (lc, list) in plan.iter().enumerate() {
-                for &(nb, d) in list {
+                for &(nb, d, _) in list {
                     incoming
                         .entry((nb, lc as Level))
                         .or_default()
