@@ -347,10 +347,14 @@ fn add_pair(
 }
 
 pub fn read_tids(slots: &[u8], start: usize, n: usize) -> Vec<Tid> {
+    tids(slots, start, n).collect()
+}
+
+/// [`read_tids`] without collecting them.
+pub fn tids(slots: &[u8], start: usize, n: usize) -> impl Iterator<Item = Tid> + '_ {
     (start..start + n)
         .filter_map(|i| read_struct::<Tid>(slots.get(i * 6..i * 6 + 6)?))
         .filter(|t| t.is_valid())
-        .collect()
 }
 
 /// Encode a neighbour tuple for an element of `level` with the given lists per layer.

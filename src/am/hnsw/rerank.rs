@@ -15,7 +15,7 @@ use std::cell::Cell;
 use pgrx::pg_sys;
 
 use super::format::{ElemKind, Metric, Tid};
-use super::value::storage_bytes;
+use super::value::with_storage_bytes;
 
 /// Session counters of ruhnsw scans (`ruvec.scan_stats()`): the work the rerank budget bounds.
 #[derive(Clone, Copy, Default, Debug)]
@@ -186,9 +186,7 @@ pub unsafe fn fetch_values(
                 }
             };
             if !isnull {
-                if let Some(v) = storage_bytes(col.kind, col.metric, col.dims, datum) {
-                    found(i, &v);
-                }
+                with_storage_bytes(col.kind, col.metric, col.dims, datum, |v| found(i, v));
             }
             if let Some(clear) = clear {
                 clear(f.slot);

@@ -19,7 +19,7 @@ use super::auto::Rung;
 use super::codec::{tier_of, Query, Tier};
 use super::codecache::CodeCache;
 use super::format::*;
-pub use super::place::{encode_element, encode_neighbors, read_tids, write_layer};
+pub use super::place::{encode_element, encode_neighbors, read_tids, tids, write_layer};
 use super::visit::upgrade_pointer;
 use crate::error::raise_with;
 use crate::storage::{Locked, Mode, PageRef, WalRecord};
@@ -308,17 +308,17 @@ impl PageGraph {
         }
     }
 
-    /// Current neighbour list of `id` at `level` as raw slots.
-    fn neighbor_slots_of(&self, id: u64, level: Level) -> Option<(Tid, Vec<Tid>)> {
+    /// Appends the ids of `id`'s neighbours at `level` to `out` (nothing above its level).
+    fn neighbor_ids_into(&self, id: u64, level: Level, out: &mut Vec<u64>) {
         let (start, n) = layer_slots(level, self.meta.m);
-        let slots_of = |bytes: &[u8]| {
+        let mut slots_of = |bytes: &[u8]| {
             let Some(h) = read_struct::<NeighborHeader>(bytes) else {
                 corrupted("short neighbour tuple")
             };
             if h.kind != KIND_NEIGHBORS || h.level < level {
                 corrupted("neighbour tuple does not match its element");
             }
-            read_tids(&bytes[NEIGHBOR_HEADER..], start, n)
+            out.extend(tids(&bytes[NEIGHBOR_HEADER..], start, n).map(Tid::to_id));
         };
         let tid = Tid::from_id(id);
         // Element and neighbour tuple usually share a page (they are placed together): read
@@ -330,17 +330,17 @@ impl PageGraph {
             corrupted("dangling element pointer")
         };
         if level > h.level {
-            return None;
+            return;
         }
         let ntid = h.neighbor_tid();
         if ntid.block() == tid.block() {
             let Some(bytes) = page.item(ntid.off) else {
                 corrupted("dangling neighbour pointer")
             };
-            return Some((ntid, slots_of(bytes)));
+            return slots_of(bytes);
         }
         drop(buf);
-        Some((ntid, self.with_item(ntid, slots_of)))
+        self.with_item(ntid, slots_of)
     }
 }
 
@@ -377,9 +377,7 @@ impl GraphRead for PageGraph {
 
     fn neighbors(&mut self, id: u64, level: Level, out: &mut Vec<u64>) -> Result<(), Infallible> {
         out.clear();
-        if let Some((_, slots)) = self.neighbor_slots_of(id, level) {
-            out.extend(slots.into_iter().map(Tid::to_id));
-        }
+        self.neighbor_ids_into(id, level, out);
         Ok(())
     }
 

@@ -22,6 +22,22 @@ pub unsafe fn storage_bytes(
     datum: pg_sys::Datum,
 ) -> Option<Vec<u8>> {
     // SAFETY: forwarded.
+    unsafe { with_storage_bytes(kind, metric, dims, datum, <[u8]>::to_vec) }
+}
+
+/// [`storage_bytes`] lent to `f` instead of copied: the rerank reads each row's value where
+/// the row holds it, with no allocation and copy per re-scored row.
+///
+/// # Safety
+/// As for [`storage_bytes`].
+pub unsafe fn with_storage_bytes<R>(
+    kind: ElemKind,
+    metric: Metric,
+    dims: usize,
+    datum: pg_sys::Datum,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Option<R> {
+    // SAFETY: forwarded.
     unsafe {
         match kind {
             ElemKind::F32 => {
@@ -31,7 +47,7 @@ pub unsafe fn storage_bytes(
                 if metric == Metric::Cosine && s.iter().all(|&x| x == 0.0) {
                     return None;
                 }
-                Some(bytemuck::cast_slice(s).to_vec())
+                Some(f(bytemuck::cast_slice(s)))
             }
             ElemKind::F16 => {
                 let v = Dense::<f16>::from_datum_unchecked(datum);
@@ -40,7 +56,7 @@ pub unsafe fn storage_bytes(
                 if metric == Metric::Cosine && s.iter().all(|x| x.to_f32() == 0.0) {
                     return None;
                 }
-                Some(bytemuck::cast_slice(s).to_vec())
+                Some(f(bytemuck::cast_slice(s)))
             }
             ElemKind::Bit => {
                 let b = BitArg::from_datum_unchecked(datum);
@@ -52,7 +68,7 @@ pub unsafe fn storage_bytes(
                         None,
                     );
                 }
-                Some(b.bytes.to_vec())
+                Some(f(b.bytes))
             }
         }
     }
