@@ -25,8 +25,16 @@ fn levels(n: usize, params: &HnswParams, seed: u64) -> (Vec<u8>, usize) {
     (levels, groups)
 }
 
-/// The batch loop of a parallel build, run serially: plan, add, back-links.
-fn build_in_batches(g: &mut MemoryGraph, rows: &[f32], levels: &[u8], params: &HnswParams) {
+/// The batch loop of a parallel build, run serially: plan, add, back-links. With `region`
+/// (the layout and base `g` lives in), the back-links are planned and written through a
+/// second view of the region, as each process of a Postgres parallel build does.
+fn build_in_batches(
+    g: &mut MemoryGraph,
+    rows: &[f32],
+    levels: &[u8],
+    params: &HnswParams,
+    region: Option<(&SharedLayout, *mut u8)>,
+) {
     let dim = g.dim();
     let n = rows.len() / dim;
     let mut done = 0;
@@ -46,13 +54,27 @@ fn build_in_batches(g: &mut MemoryGraph, rows: &[f32], levels: &[u8], params: &H
             let work = g
                 .add_planned(batch, &levels[done..end], plans, params)
                 .unwrap();
-            let lists: Vec<_> = work
-                .iter()
-                .map(|((nb, lc), new)| g.plan_backlink(*nb, *lc, new, params).unwrap())
-                .collect();
-            for (((nb, lc), _), list) in work.iter().zip(lists) {
-                if let Some(list) = list {
-                    g.write_list(*nb, *lc, &list).unwrap();
+            if let Some((layout, base)) = region {
+                // SAFETY: the region holds `g`, which is not used while this view lives; each
+                // (neighbour, level) occurs once in `work`, and a back-link reads only its
+                // own list (what write_list_shared requires).
+                unsafe {
+                    let view = MemoryGraph::from_raw_parts(layout, base, &g.header());
+                    for ((nb, lc), new) in &work {
+                        if let Some(list) = view.plan_backlink(*nb, *lc, new, params).unwrap() {
+                            view.write_list_shared(*nb, *lc, &list).unwrap();
+                        }
+                    }
+                }
+            } else {
+                let lists: Vec<_> = work
+                    .iter()
+                    .map(|((nb, lc), new)| g.plan_backlink(*nb, *lc, new, params).unwrap())
+                    .collect();
+                for (((nb, lc), _), list) in work.iter().zip(lists) {
+                    if let Some(list) = list {
+                        g.write_list(*nb, *lc, &list).unwrap();
+                    }
                 }
             }
         }
@@ -68,7 +90,14 @@ fn shared_region_builds_the_same_graph() {
     let (levels, groups) = levels(n, &params, 11);
 
     let mut heap = MemoryGraph::new(dim, Metric::L2, ElementType::F32, params.m);
-    build_in_batches(&mut heap, &rows, &levels, &params);
+    build_in_batches(&mut heap, &rows, &levels, &params, None);
+    // Only a graph in a shared region can be written through a shared reference.
+    // SAFETY: nothing else uses `heap` meanwhile.
+    let list = heap.list_slots(0, 0).unwrap();
+    assert!(matches!(
+        unsafe { heap.write_list_shared(0, 0, &list) },
+        Err(MemoryError::NotShared)
+    ));
 
     let layout = SharedLayout::new(dim, Metric::L2, ElementType::F32, params.m, n, groups).unwrap();
     let mut region = vec![0u64; layout.size() / 8];
@@ -77,7 +106,7 @@ fn shared_region_builds_the_same_graph() {
     // writer is dropped before the reader is made.
     let header = unsafe {
         let mut g = MemoryGraph::from_raw_parts(&layout, base, &Default::default());
-        build_in_batches(&mut g, &rows, &levels, &params);
+        build_in_batches(&mut g, &rows, &levels, &params, Some((&layout, base)));
         g.header()
     };
     // SAFETY: as above; only shared access from here on.
@@ -155,6 +184,7 @@ fn mirrored_readers_see_the_same_graph() {
                     part,
                     &levels[start..start + part.len() / dim],
                     &params,
+                    Some((&layout, base)),
                 );
                 let header = w.header();
                 mirror.sync(&layout, base, &header);

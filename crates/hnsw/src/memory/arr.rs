@@ -110,6 +110,26 @@ impl<T: Copy> Arr<T> {
         }
     }
 
+    /// Mutable access to elements `start..start + n` of a fixed array through `&self`, so that
+    /// several processes sharing the region can each write their own part (the parallel
+    /// build's back-link phase: every neighbour list has one writer). None for a heap array
+    /// or a range past `len`.
+    ///
+    /// # Safety
+    /// While the returned slice lives, nothing else reads or writes that range, and no `&mut`
+    /// to the whole array exists (no `DerefMut` of this array at the same time).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn range_mut(&self, start: usize, n: usize) -> Option<&mut [T]> {
+        match self {
+            Arr::Fixed { ptr, len, .. } if start.checked_add(n).is_some_and(|e| e <= *len) => {
+                // SAFETY: the range lies inside the initialised part of the region; exclusive
+                // access to it is the caller's promise.
+                Some(unsafe { std::slice::from_raw_parts_mut(ptr.add(start), n) })
+            }
+            _ => None,
+        }
+    }
+
     pub fn reserve(&mut self, n: usize) {
         if let Arr::Heap(v) = self {
             v.reserve(n);

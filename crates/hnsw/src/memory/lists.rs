@@ -92,16 +92,90 @@ impl MemoryGraph {
         level: Level,
         entries: &[Slot],
     ) -> Result<(), MemoryError> {
-        let sorted;
-        let entries = if entries.is_sorted_by(|a, b| slot_order(a, b).is_le()) {
-            entries
+        let (entries, at) = self.checked_list(id, level, entries)?;
+        let (ids, dist, flag, lens) = if at.zero {
+            (
+                &mut self.l0[..],
+                &mut self.l0_dist[..],
+                &mut self.l0_flag[..],
+                &mut self.l0_len[..],
+            )
         } else {
-            sorted = {
-                let mut v = entries.to_vec();
-                v.sort_by(slot_order);
-                v
-            };
-            &sorted[..]
+            (
+                &mut self.upper[..],
+                &mut self.upper_dist[..],
+                &mut self.upper_flag[..],
+                &mut self.upper_len[..],
+            )
+        };
+        let r = at.start..at.start + at.cap;
+        fill_list(
+            &mut ids[r.clone()],
+            &mut dist[r.clone()],
+            &mut flag[r],
+            &mut lens[at.counter],
+            &entries,
+        );
+        Ok(())
+    }
+
+    /// [`write_list`](Self::write_list) through a shared reference, for a graph in a region
+    /// several processes share ([`from_raw_parts`](Self::from_raw_parts)): in the parallel
+    /// build's back-link phase each process writes the lists it computed, while their slots
+    /// are still in its cache, instead of the leader writing them all afterwards while the
+    /// workers wait. Fails with `NotShared` for a graph that owns its arrays.
+    ///
+    /// # Safety
+    /// While this runs, no other process or thread reads or writes `id`'s list at `level`,
+    /// and this process holds no other reference into the graph's list arrays that is
+    /// used meanwhile (a `&mut` view of the same graph in particular).
+    pub unsafe fn write_list_shared(
+        &self,
+        id: u32,
+        level: Level,
+        entries: &[Slot],
+    ) -> Result<(), MemoryError> {
+        let (entries, at) = self.checked_list(id, level, entries)?;
+        // SAFETY: the list's slots and its length counter lie inside the arrays (list_at),
+        // and the caller gives this call exclusive access to them.
+        let parts = unsafe {
+            if at.zero {
+                (
+                    self.l0.range_mut(at.start, at.cap),
+                    self.l0_dist.range_mut(at.start, at.cap),
+                    self.l0_flag.range_mut(at.start, at.cap),
+                    self.l0_len.range_mut(at.counter, 1),
+                )
+            } else {
+                (
+                    self.upper.range_mut(at.start, at.cap),
+                    self.upper_dist.range_mut(at.start, at.cap),
+                    self.upper_flag.range_mut(at.start, at.cap),
+                    self.upper_len.range_mut(at.counter, 1),
+                )
+            }
+        };
+        let (Some(ids), Some(dist), Some(flag), Some(len)) = parts else {
+            return Err(MemoryError::NotShared);
+        };
+        fill_list(ids, dist, flag, &mut len[0], &entries);
+        Ok(())
+    }
+
+    /// `entries` sorted (a copy only when they are not) and where `id`'s list at `level` is,
+    /// after checking that they fit it.
+    fn checked_list<'a>(
+        &self,
+        id: u32,
+        level: Level,
+        entries: &'a [Slot],
+    ) -> Result<(std::borrow::Cow<'a, [Slot]>, ListAt), MemoryError> {
+        let entries = if entries.is_sorted_by(|a, b| slot_order(a, b).is_le()) {
+            std::borrow::Cow::Borrowed(entries)
+        } else {
+            let mut v = entries.to_vec();
+            v.sort_by(slot_order);
+            std::borrow::Cow::Owned(v)
         };
         let n = entries.len();
         let Some(at) = self.list_at(id, level)? else {
@@ -118,30 +192,7 @@ impl MemoryGraph {
                 max: at.cap,
             });
         }
-        let (ids, dist, flag, lens) = if at.zero {
-            (
-                &mut self.l0[..],
-                &mut self.l0_dist[..],
-                &mut self.l0_flag[..],
-                &mut self.l0_len[..],
-            )
-        } else {
-            (
-                &mut self.upper[..],
-                &mut self.upper_dist[..],
-                &mut self.upper_flag[..],
-                &mut self.upper_len[..],
-            )
-        };
-        for (k, &(nb, d, f)) in entries.iter().enumerate() {
-            ids[at.start + k] = nb;
-            dist[at.start + k] = d;
-            flag[at.start + k] = f;
-        }
-        ids[at.start + n..at.start + at.cap].fill(u32::MAX);
-        flag[at.start + n..at.start + at.cap].fill(SLOT_UNKNOWN);
-        lens[at.counter] = n as u16;
-        Ok(())
+        Ok((entries, at))
     }
 
     /// True when `e` (at distance `de` from the owner) is nearer to the owner than to every
@@ -258,6 +309,20 @@ impl MemoryGraph {
         w.remove(last_pruned.unwrap_or(w.len() - 1));
         Ok(())
     }
+}
+
+/// Writes a sorted list into its slots (at most their number) and sets its length; the
+/// slots past it are cleared.
+fn fill_list(ids: &mut [u32], dist: &mut [f32], flag: &mut [u8], len: &mut u16, entries: &[Slot]) {
+    let n = entries.len();
+    for (k, &(nb, d, f)) in entries.iter().enumerate() {
+        ids[k] = nb;
+        dist[k] = d;
+        flag[k] = f;
+    }
+    ids[n..].fill(u32::MAX);
+    flag[n..].fill(SLOT_UNKNOWN);
+    *len = n as u16;
 }
 
 /// Buffers [`MemoryGraph::offer_full`] reuses across the offers of one back-link item.

@@ -109,6 +109,8 @@ pub enum MemoryError {
     },
     /// More than `u32::MAX - 1` elements.
     Full,
+    /// A shared-region operation on a graph that owns its arrays.
+    NotShared,
 }
 
 impl fmt::Display for MemoryError {
@@ -134,6 +136,7 @@ impl fmt::Display for MemoryError {
                 write!(f, "element {id} does not have level {level}")
             }
             MemoryError::Full => write!(f, "graph is full"),
+            MemoryError::NotShared => write!(f, "graph is not in a shared region"),
         }
     }
 }

@@ -190,8 +190,9 @@ impl MemoryGraph {
         params: &HnswParams,
     ) -> Result<Backlinks, MemoryError> {
         let dim = self.dim();
-        let mut incoming: std::collections::HashMap<(u32, Level), Vec<Candidate<u32>>> =
-            std::collections::HashMap::new();
+        // (neighbour, level, new element, distance) for every back-link, grouped below by a
+        // sort (cheaper than a map of per-neighbour Vecs in this serial step).
+        let mut incoming: Vec<(u32, Level, u32, f32)> = Vec::new();
         for ((row, &level), plan) in rows.chunks_exact(dim).zip(levels).zip(plans) {
             let level = level.min(params.level_cap());
             if plan.len() > usize::from(level) + 1 {
@@ -210,17 +211,19 @@ impl MemoryGraph {
                 self.set_entry_point(Some(EntryPoint { id, level }))?;
             }
             for (lc, list) in plan.iter().enumerate() {
-                for &(nb, d, _) in list {
-                    incoming
-                        .entry((nb, lc as Level))
-                        .or_default()
-                        .push(Candidate::new(id, d));
-                }
+                incoming.extend(list.iter().map(|&(nb, d, _)| (nb, lc as Level, id, d)));
             }
         }
-        let mut work: Backlinks = incoming.into_iter().collect();
-        // Deterministic order (HashMap order is not), so every run builds the same graph.
-        work.sort_unstable_by_key(|&((nb, lc), _)| (nb, lc));
+        // By neighbour and level, each one's new elements in batch (= id) order: the order
+        // they are offered in, so every run builds the same graph.
+        incoming.sort_unstable_by_key(|&(nb, lc, id, _)| (nb, lc, id));
+        let mut work: Backlinks = Vec::new();
+        for (nb, lc, id, d) in incoming {
+            match work.last_mut() {
+                Some((key, new)) if *key == (nb, lc) => new.push(Candidate::new(id, d)),
+                _ => work.push(((nb, lc), vec![Candidate::new(id, d)])),
+            }
+        }
         Ok(work)
     }
 }
