@@ -92,12 +92,10 @@ fn shared_region_builds_the_same_graph() {
     let mut heap = MemoryGraph::new(dim, Metric::L2, ElementType::F32, params.m);
     build_in_batches(&mut heap, &rows, &levels, &params, None);
     // Only a graph in a shared region can be written through a shared reference.
-    // SAFETY: nothing else uses `heap` meanwhile.
     let list = heap.list_slots(0, 0).unwrap();
-    assert!(matches!(
-        unsafe { heap.write_list_shared(0, 0, &list) },
-        Err(MemoryError::NotShared)
-    ));
+    // SAFETY: nothing else uses `heap` meanwhile.
+    let refused = unsafe { heap.write_list_shared(0, 0, &list) };
+    assert!(matches!(refused, Err(MemoryError::NotShared)));
 
     let layout = SharedLayout::new(dim, Metric::L2, ElementType::F32, params.m, n, groups).unwrap();
     let mut region = vec![0u64; layout.size() / 8];
