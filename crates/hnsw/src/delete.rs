@@ -7,7 +7,7 @@
 //! element links to a deleted one and the store may reclaim them.
 
 use crate::insert::{add_backlink, CAS_RETRIES};
-use crate::search::{descend, layer_search, Target};
+use crate::search::{descend, layer_search, Target, BUILD_BEAM};
 use crate::select::select_with;
 use crate::store::{EntryPoint, GraphRead, GraphWrite, VisitedSet};
 use crate::visited::HashVisited;
@@ -168,12 +168,13 @@ fn repaired_list<S: GraphRead + ?Sized>(
         if let Some(ep) = store.entry_point()? {
             searched = true;
             let target = Target::<S>::Element(id);
-            let start = descend(store, &target, ep, lc, ticker)?;
+            let start = descend(store, &target, ep, lc, BUILD_BEAM, ticker)?;
             let mut visited = store.new_visited();
-            visited.insert(start.id);
+            for e in &start {
+                visited.insert(e.id);
+            }
             let ef = params.ef_construction.max(lm) + 1;
-            let (w, _) =
-                layer_search(store, &target, &[start], ef, lc, &mut visited, ticker, None)?;
+            let (w, _) = layer_search(store, &target, &start, ef, lc, &mut visited, ticker, None)?;
             for f in w {
                 if !f.deleted && f.id != id && seen.insert(f.id) && !deleting(f.id) {
                     cands.push(f.candidate());

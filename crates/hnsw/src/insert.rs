@@ -1,6 +1,6 @@
 //! Insertion (Algorithm 1) and back-link maintenance.
 
-use crate::search::{descend, layer_search, Found, Target};
+use crate::search::{descend, layer_search, Found, Target, BUILD_BEAM};
 use crate::select::{select_counted, select_with};
 use crate::store::{EntryPoint, GraphRead, GraphWrite, Merge, VisitedSet};
 use crate::{Candidate, HnswParams, Level, Ticker};
@@ -128,13 +128,13 @@ pub(crate) fn find_neighbors<S: GraphRead + ?Sized>(
     ticker: &mut Ticker,
 ) -> Result<Neighbors<S::Id>, S::Error> {
     let top = level.min(ep.level);
-    let start = descend(store, target, ep, top, ticker)?;
+    let start = descend(store, target, ep, top, BUILD_BEAM, ticker)?;
     let mut lists = vec![Vec::new(); usize::from(level) + 1];
     let mut closer = vec![None; usize::from(level) + 1];
     let mut nearest = Vec::new();
     // An existing element finds itself: search one more to make up for it.
     let ef = params.ef_construction.max(1) + usize::from(skip.is_some());
-    let mut entries: Vec<Found<S::Id>> = vec![start];
+    let mut entries: Vec<Found<S::Id>> = start;
     let mut visited = store.new_visited();
     let mut lc = top;
     loop {

@@ -24,7 +24,7 @@
 //! results of any scan come from the first batch alone and equal
 //! [`search`](crate::search)'s.
 
-use crate::search::{descend, layer_search, Found, Spill, Target};
+use crate::search::{descend, layer_search, Found, Spill, Target, QUERY_BEAM};
 use crate::store::{GraphRead, VisitedSet};
 use crate::{Candidate, Ticker};
 use std::cmp::{Ordering, Reverse};
@@ -206,12 +206,14 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             return Ok(());
         };
         let target = Target::<S>::Query(&self.query);
-        let start = descend(store, &target, ep, 0, &mut self.ticker)?;
+        let start = descend(store, &target, ep, 0, QUERY_BEAM, &mut self.ticker)?;
         let visited = self.visited.get_or_insert_with(|| store.new_visited());
-        visited.insert(start.id);
-        self.spill.tuples += 1;
-        if !start.deleted {
-            self.spill.pending.push(Reverse(start));
+        for e in &start {
+            visited.insert(e.id);
+            self.spill.tuples += 1;
+            if !e.deleted {
+                self.spill.pending.push(Reverse(*e));
+            }
         }
         let ef = self.params.ef_search.max(1);
         // The first batch is never cut short by the budget.
@@ -219,7 +221,7 @@ impl<S: GraphRead + ?Sized> Scan<S> {
         let (w, _) = layer_search(
             store,
             &target,
-            &[start],
+            &start,
             ef,
             0,
             visited,
