@@ -4,8 +4,8 @@
 //! copy of its vectors), and it refuses to grow past its layout.
 
 use ruvec_hnsw::{
-    batch_size, random_level, ElementType, HnswParams, MemoryError, MemoryGraph, Metric,
-    RandomSource, SharedLayout, SplitMix64, VectorMirror,
+    batch_size, random_level, ElementType, HnswParams, KnownDistances, Measured, MemoryError,
+    MemoryGraph, Metric, RandomSource, SharedLayout, SplitMix64, VectorMirror,
 };
 
 fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -27,7 +27,9 @@ fn levels(n: usize, params: &HnswParams, seed: u64) -> (Vec<u8>, usize) {
 
 /// The batch loop of a parallel build, run serially: plan, add, back-links. With `region`
 /// (the layout and base `g` lives in), the back-links are planned and written through a
-/// second view of the region, as each process of a Postgres parallel build does.
+/// second view of the region, as each process of a Postgres parallel build does, and they
+/// measure every distance again instead of looking up what the searches measured: the two
+/// ways must give the same graph (a looked-up distance is the value a measurement gives).
 fn build_in_batches(
     g: &mut MemoryGraph,
     rows: &[f32],
@@ -46,11 +48,13 @@ fn build_in_batches(
                 g.insert_row(row, l, params).unwrap();
             }
         } else {
-            let plans = batch
+            let (plans, known): (Vec<_>, Vec<_>) = batch
                 .chunks_exact(dim)
                 .zip(&levels[done..end])
                 .map(|(row, &l)| g.plan_insert(row, l, params).unwrap())
-                .collect();
+                .unzip();
+            let per: Vec<&[Measured]> = known.iter().map(|k| k.as_slice()).collect();
+            let known = KnownDistances::new(g.len() as u32, &per);
             let work = g
                 .add_planned(batch, &levels[done..end], plans, params)
                 .unwrap();
@@ -61,7 +65,10 @@ fn build_in_batches(
                 unsafe {
                     let view = MemoryGraph::from_raw_parts(layout, base, &g.header());
                     for ((nb, lc), new) in &work {
-                        if let Some(list) = view.plan_backlink(*nb, *lc, new, params).unwrap() {
+                        let none = KnownDistances::default();
+                        if let Some(list) =
+                            view.plan_backlink(*nb, *lc, new, params, &none).unwrap()
+                        {
                             view.write_list_shared(*nb, *lc, &list).unwrap();
                         }
                     }
@@ -69,7 +76,7 @@ fn build_in_batches(
             } else {
                 let lists: Vec<_> = work
                     .iter()
-                    .map(|((nb, lc), new)| g.plan_backlink(*nb, *lc, new, params).unwrap())
+                    .map(|((nb, lc), new)| g.plan_backlink(*nb, *lc, new, params, &known).unwrap())
                     .collect();
                 for (((nb, lc), _), list) in work.iter().zip(lists) {
                     if let Some(list) = list {

@@ -32,8 +32,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use pgrx::{pg_sys, PgSqlErrorCode};
 use ruvec_hnsw::{
-    BatchPlan, Candidate, GraphHeader, HnswParams, Level, MemoryError, MemoryGraph, SharedLayout,
-    VectorMirror,
+    batch_size, BatchPlan, Candidate, GraphHeader, HnswParams, Known, KnownDistances, Level,
+    Measured, MemoryError, MemoryGraph, SharedLayout, VectorMirror,
 };
 
 use crate::error::raise_with;
@@ -51,6 +51,11 @@ const BATCH_CAP: usize = 4096;
 /// Back-link items and offered candidates per BACKLINK round.
 const ITEM_CAP: usize = 16_384;
 const POOL_CAP: usize = 65_536;
+/// Distances kept per row of a batch for its back-links (`ruvec_hnsw::KnownDistances`): the
+/// nearest this many of those its search measured. A search with ef_construction 64 measures
+/// about 600; one that measured more keeps its nearest, which are the likeliest members of
+/// its neighbours' lists. A distance not kept is measured again, with the same result.
+const KNOWN_CAP: usize = 1024;
 
 /// The control block at the start of the segment.
 #[repr(C)]
@@ -70,25 +75,32 @@ struct Shared {
     /// Every process searches its own copy of the vectors ([`VectorMirror`]): decided by the
     /// leader from maintenance_work_mem.
     mirror: bool,
+    /// Rows in the current batch: its elements are the graph's last `batch` (BACKLINK).
+    batch: AtomicU32,
 }
 
 /// The work areas after the control block, one allocation: batch rows (f32) and levels,
-/// plan slots, back-link items / candidate pool.
+/// plan slots, known distances, back-link items / candidate pool. Per-row areas are sized
+/// for the largest batch of the build (`batch_size` of its row count).
 #[derive(Clone, Copy)]
 struct WorkLayout {
     dims: usize,
     /// u32 words per row's plan slot.
     plan_words: usize,
+    max_batch: usize,
     rows: usize,
     levels: usize,
     plans: usize,
+    known_len: usize,
+    known: usize,
     items: usize,
     pool: usize,
     size: usize,
 }
 
 impl WorkLayout {
-    fn new(dims: usize, params: &HnswParams) -> WorkLayout {
+    fn new(dims: usize, params: &HnswParams, capacity: usize) -> WorkLayout {
+        let max_batch = batch_size(capacity).min(BATCH_CAP);
         let plan_words: usize = (0..=params.level_cap())
             .map(|l| 1 + 3 * params.max_neighbors(l))
             .sum();
@@ -98,17 +110,22 @@ impl WorkLayout {
             at = start + bytes;
             start
         };
-        let rows = take(BATCH_CAP * dims * 4);
-        let levels = take(BATCH_CAP);
-        let plans = take(BATCH_CAP * plan_words * 4);
+        let rows = take(max_batch * dims * 4);
+        let levels = take(max_batch);
+        let plans = take(max_batch * plan_words * 4);
+        let known_len = take(max_batch * 4);
+        let known = take(max_batch * KNOWN_CAP * core::mem::size_of::<Measured>());
         let items = take(ITEM_CAP * 4 * 4);
         let pool = take(POOL_CAP * 8);
         WorkLayout {
             dims,
             plan_words,
+            max_batch,
             rows,
             levels,
             plans,
+            known_len,
+            known,
             items,
             pool,
             size: (at + 7) & !7,
@@ -132,16 +149,50 @@ impl Work {
         unsafe { core::slice::from_raw_parts_mut(self.base.add(off) as *mut T, n) }
     }
     fn row(&self, i: usize) -> &mut [f32] {
-        // SAFETY: i < BATCH_CAP.
+        assert!(i < self.l.max_batch);
+        // SAFETY: i < max_batch.
         unsafe { self.slice::<f32>(self.l.rows + i * self.l.dims * 4, self.l.dims) }
     }
     fn levels(&self) -> &mut [Level] {
-        // SAFETY: BATCH_CAP levels.
-        unsafe { self.slice::<Level>(self.l.levels, BATCH_CAP) }
+        // SAFETY: max_batch levels.
+        unsafe { self.slice::<Level>(self.l.levels, self.l.max_batch) }
     }
     fn plan_slot(&self, i: usize) -> &mut [u32] {
-        // SAFETY: i < BATCH_CAP.
+        assert!(i < self.l.max_batch);
+        // SAFETY: i < max_batch.
         unsafe { self.slice::<u32>(self.l.plans + i * self.l.plan_words * 4, self.l.plan_words) }
+    }
+    /// Row `i`'s known distances: its length word and its KNOWN_CAP entries.
+    fn known_slot(&self, i: usize) -> (&mut u32, &mut [Measured]) {
+        assert!(i < self.l.max_batch);
+        // SAFETY: i < max_batch; Measured is two 4-byte plain values (repr(C), align 4) and
+        // the area is 8-aligned.
+        unsafe {
+            (
+                &mut self.slice::<u32>(self.l.known_len, self.l.max_batch)[i],
+                self.slice::<Measured>(
+                    self.l.known + i * KNOWN_CAP * core::mem::size_of::<Measured>(),
+                    KNOWN_CAP,
+                ),
+            )
+        }
+    }
+    /// Write row `i`'s known distances (its nearest KNOWN_CAP, sorted by id).
+    fn put_known(&self, i: usize, mut known: Known) {
+        if known.len() > KNOWN_CAP {
+            known.select_nth_unstable_by(KNOWN_CAP, |a, b| a.distance.total_cmp(&b.distance));
+            known.truncate(KNOWN_CAP);
+            known.sort_unstable_by_key(|m| m.id);
+        }
+        let (len, slot) = self.known_slot(i);
+        slot[..known.len()].copy_from_slice(&known);
+        *len = known.len() as u32;
+    }
+    /// Row `i`'s known distances as written in the PLAN phase.
+    fn known(&self, i: usize) -> &[Measured] {
+        let (len, slot) = self.known_slot(i);
+        let n = (*len as usize).min(KNOWN_CAP);
+        &slot[..n]
     }
     fn item(&self, i: usize) -> &mut [u32] {
         // SAFETY: i < ITEM_CAP; items are [nb, level, pool start, pool len].
@@ -253,6 +304,17 @@ unsafe fn run_phase(
     let count = s.count.load(Ordering::Acquire) as usize;
     let params = s.params;
     let phase = s.phase.load(Ordering::Acquire);
+    // BACKLINK: the batch's elements are the graph's last `batch`, each with the distances its
+    // search measured (written in the PLAN phase, read-only now).
+    let per: Vec<&[Measured]> = if phase == PHASE_BACKLINK {
+        (0..s.batch.load(Ordering::Acquire) as usize)
+            .map(|i| work.known(i))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let first = (graph.len() - per.len()) as u32;
+    let known = KnownDistances::new(first, &per);
     loop {
         let i = s.next.fetch_add(1, Ordering::AcqRel) as usize;
         if i >= count {
@@ -262,10 +324,11 @@ unsafe fn run_phase(
         match phase {
             PHASE_PLAN => {
                 let level = work.levels()[i];
-                let plan = graph
+                let (plan, known) = graph
                     .plan_insert(work.row(i), level, &params)
                     .unwrap_or_else(|e| build_error(e));
                 encode_plan(work.plan_slot(i), &plan, &params);
+                work.put_known(i, known);
             }
             PHASE_BACKLINK => {
                 let it = work.item(i);
@@ -275,7 +338,7 @@ unsafe fn run_phase(
                     .map(|&[id, d]| Candidate::new(id, f32::from_bits(d)))
                     .collect();
                 let planned = graph
-                    .plan_backlink(nb, lc, &new, &params)
+                    .plan_backlink(nb, lc, &new, &params, &known)
                     .unwrap_or_else(|e| build_error(e));
                 if let Some(list) = planned {
                     // SAFETY: this process took item i, the only one for (nb, lc) in this
@@ -310,7 +373,7 @@ pub unsafe extern "C-unwind" fn ruhnsw_parallel_build_main(
         let layout = (*shared).layout;
         let work = Work {
             base: wbase,
-            l: WorkLayout::new(layout.dim, &(*shared).params),
+            l: WorkLayout::new(layout.dim, &(*shared).params, layout.capacity),
         };
         let mut mirror = if (*shared).mirror {
             VectorMirror::new(&layout)
@@ -373,7 +436,7 @@ impl Team {
                 c"ruhnsw_parallel_build_main".as_ptr(),
                 nworkers,
             );
-            let wl = WorkLayout::new(layout.dim, &params);
+            let wl = WorkLayout::new(layout.dim, &params, layout.capacity);
             estimate(pcxt, core::mem::size_of::<Shared>(), 1);
             estimate(pcxt, layout.size(), 1);
             estimate(pcxt, wl.size, 1);
@@ -399,6 +462,7 @@ impl Team {
                 layout,
                 params,
                 mirror,
+                batch: AtomicU32::new(0),
             });
             pg_sys::ConditionVariableInit(&raw mut (*shared).cv);
             let gbase = pg_sys::shm_toc_allocate(toc, layout.size()) as *mut u8;
@@ -461,7 +525,7 @@ impl Team {
     pub fn insert_batch(&mut self, rows: &[f32], levels: &[Level], params: &HnswParams) {
         let dims = self.work.l.dims;
         let n = levels.len();
-        assert!(n <= BATCH_CAP && rows.len() == n * dims);
+        assert!(n <= self.work.l.max_batch && rows.len() == n * dims);
         for (i, row) in rows.chunks_exact(dims).enumerate() {
             // Workers are waiting at the barrier while the leader fills the batch.
             self.work.row(i).copy_from_slice(row);
@@ -475,6 +539,8 @@ impl Team {
             .graph
             .add_planned(rows, levels, plans, params)
             .unwrap_or_else(|e| build_error(e));
+        // SAFETY: the control block is live; workers wait at the barrier.
+        unsafe { (*self.shared).batch.store(n as u32, Ordering::Release) };
         // BACKLINK rounds bounded by the item and candidate-pool areas.
         let mut rest = &backlinks[..];
         while !rest.is_empty() {

@@ -10,6 +10,7 @@
 //! generic `set_neighbors`, or appended to while it had room) is selected in full once.
 //! pgvector caches its "closer" flags the same way.
 
+use super::parallel::KnownDistances;
 use super::{MemoryError, MemoryGraph, SLOT_CLOSER, SLOT_PRUNED, SLOT_UNKNOWN};
 use crate::store::GraphRead;
 use crate::{Candidate, HnswParams, Level};
@@ -197,10 +198,19 @@ impl MemoryGraph {
 
     /// True when `e` (at distance `de` from the owner) is nearer to the owner than to every
     /// element of `selected`.
-    fn is_closer(&self, e: u32, de: f32, selected: &[u32]) -> Result<bool, MemoryError> {
+    fn is_closer(
+        &self,
+        e: u32,
+        de: f32,
+        selected: &[u32],
+        known: &KnownDistances<'_>,
+    ) -> Result<bool, MemoryError> {
         let mut me = self;
         for &s in selected {
-            let d = me.distance_between(e, s)?;
+            let d = match known.get(e, s) {
+                Some(d) => d,
+                None => me.distance_between(e, s)?,
+            };
             // `<=` (and NaN) means "not closer", as in select_with.
             if d.partial_cmp(&de) != Some(std::cmp::Ordering::Greater) {
                 return Ok(false);
@@ -218,6 +228,7 @@ impl MemoryGraph {
         lc: Level,
         new: &[Candidate<u32>],
         params: &HnswParams,
+        known: &KnownDistances<'_>,
     ) -> Result<Option<Vec<Slot>>, MemoryError> {
         let lm = params.max_neighbors(lc);
         let mut list = self.list_slots(nb, lc)?;
@@ -237,6 +248,7 @@ impl MemoryGraph {
                     (c.id, c.distance, SLOT_UNKNOWN),
                     lm,
                     &mut scratch,
+                    known,
                 )?;
             }
             changed = true;
@@ -253,8 +265,9 @@ impl MemoryGraph {
         cand: Slot,
         lm: usize,
         scratch: &mut Scratch,
+        known: &KnownDistances<'_>,
     ) -> Result<(), MemoryError> {
-        let known = list.iter().all(|s| s.2 != SLOT_UNKNOWN);
+        let verdicts = list.iter().all(|s| s.2 != SLOT_UNKNOWN);
         let new_at = sorted_position(list, cand.1, cand.0);
         list.insert(new_at, cand);
         let w = list;
@@ -271,17 +284,17 @@ impl MemoryGraph {
                 break;
             }
             let (id, d, flag) = w[k];
-            let closer = if !known {
-                self.is_closer(id, d, selected)?
+            let closer = if !verdicts {
+                self.is_closer(id, d, selected, known)?
             } else if !added.is_empty() {
                 if flag == SLOT_CLOSER {
                     // Was closer among the old selection: only what was added can change that.
-                    let c = self.is_closer(id, d, added)?;
+                    let c = self.is_closer(id, d, added, known)?;
                     removed_any |= !c;
                     c
                 } else if removed_any {
                     // Something selected before is gone: this one may qualify now.
-                    let c = self.is_closer(id, d, selected)?;
+                    let c = self.is_closer(id, d, selected, known)?;
                     if c {
                         added.push(id);
                     }
@@ -290,7 +303,7 @@ impl MemoryGraph {
                     false
                 }
             } else if k == new_at {
-                let c = self.is_closer(id, d, selected)?;
+                let c = self.is_closer(id, d, selected, known)?;
                 if c {
                     added.push(id);
                 }
@@ -345,7 +358,9 @@ mod tests {
             if selected.len() >= lm {
                 break;
             }
-            let closer = g.is_closer(id, d, &selected).unwrap();
+            let closer = g
+                .is_closer(id, d, &selected, &KnownDistances::default())
+                .unwrap();
             if closer {
                 selected.push(id);
             }
@@ -396,7 +411,7 @@ mod tests {
         );
         // A new element's lists carry the verdicts of its insert's selection from the start.
         let row = &rows[..dim];
-        let plan = g.plan_insert(row, 0, &params).unwrap();
+        let (plan, _) = g.plan_insert(row, 0, &params).unwrap();
         g.add_planned(row, &[0], vec![plan], &params).unwrap();
         let id = g.len() as u32 - 1;
         let list = g.list_slots(id, 0).unwrap();

@@ -14,7 +14,9 @@ mod shared;
 mod store_impl;
 
 pub use lists::Slot;
-pub use parallel::{batch_size, Backlinks, BatchPlan, SERIAL_PREFIX};
+pub use parallel::{
+    batch_size, Backlinks, BatchPlan, Known, KnownDistances, Measured, SERIAL_PREFIX,
+};
 pub use precision::{f16_navigation_scale, F16_NAVIGATION_DIMS};
 pub use shared::{GraphHeader, SharedLayout, VectorMirror};
 

@@ -13,10 +13,11 @@
 use rayon::prelude::*;
 
 use super::lists::Slot;
-use super::{MemoryError, MemoryGraph, SLOT_CLOSER, SLOT_PRUNED, SLOT_UNKNOWN};
+use super::{MemoryError, MemoryGraph, MemoryQuery, SLOT_CLOSER, SLOT_PRUNED, SLOT_UNKNOWN};
 use crate::insert::find_neighbors;
 use crate::search::Target;
-use crate::store::{EntryPoint, GraphRead, GraphWrite};
+use crate::store::{EntryPoint, GraphRead, GraphWrite, Visit};
+use crate::visited::DenseVisited;
 use crate::{Candidate, HnswParams, Level, RandomSource, Ticker};
 
 /// Below this many elements every insert is serial.
@@ -40,6 +41,123 @@ pub type BatchPlan = Vec<Vec<Slot>>;
 /// Back-link work of a batch: each `(neighbour, level)` with the new elements
 /// offered to its list.
 pub type Backlinks = Vec<((u32, Level), Vec<Candidate<u32>>)>;
+
+/// A distance a search measured: from the new element to element `id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub id: u32,
+    pub distance: f32,
+}
+
+/// What a new element's search already measured that its back-links will need: its distance
+/// to each visited element that is in the list of one of its chosen neighbours, sorted by id
+/// (see [`KnownDistances`]).
+pub type Known = Vec<Measured>;
+
+/// The [`Known`] distances of a batch's new elements (element `first + i` has `per[i]`),
+/// looked up by the back-links before measuring a distance again.
+///
+/// Why: a back-link into a full list runs the selection heuristic between the new element
+/// and the list's members, and each of those distances reads a member's vector from memory
+/// (355 of a 768-d build's 1,128 distances per row, about a third of the vectors it reads).
+/// But the new element's own search expanded most of its neighbours and so measured their
+/// list members already. A looked-up distance is the very value a new measurement would give
+/// (same vectors, same kernel; every kernel is symmetric), so the graph does not change;
+/// a distance that is not there (an entry cut off by a cap, another element of the same
+/// batch) is measured as before.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KnownDistances<'a> {
+    first: u32,
+    per: &'a [&'a [Measured]],
+}
+
+impl<'a> KnownDistances<'a> {
+    /// Distances of elements `first..first + per.len()`.
+    pub fn new(first: u32, per: &'a [&'a [Measured]]) -> Self {
+        KnownDistances { first, per }
+    }
+
+    /// The distance between `a` and `b` if the search of one of them measured it.
+    #[inline]
+    pub fn get(&self, a: u32, b: u32) -> Option<f32> {
+        self.one_way(a, b).or_else(|| self.one_way(b, a))
+    }
+
+    #[inline]
+    fn one_way(&self, new: u32, other: u32) -> Option<f32> {
+        let list = self.per.get(new.checked_sub(self.first)? as usize)?;
+        let at = list.binary_search_by_key(&other, |m| m.id).ok()?;
+        Some(list[at].distance)
+    }
+}
+
+/// A read-only view of a graph that keeps every distance a search measures.
+struct Recorder<'g> {
+    g: &'g MemoryGraph,
+    seen: Vec<Measured>,
+}
+
+impl GraphRead for Recorder<'_> {
+    type Id = u32;
+    type Query = MemoryQuery;
+    type Error = MemoryError;
+    type Visited = DenseVisited;
+
+    fn entry_point(&mut self) -> Result<Option<EntryPoint<u32>>, MemoryError> {
+        Ok(self.g.entry())
+    }
+    fn level(&mut self, id: u32) -> Result<Level, MemoryError> {
+        let mut g = self.g;
+        g.level(id)
+    }
+    fn is_deleted(&mut self, id: u32) -> Result<bool, MemoryError> {
+        let mut g = self.g;
+        g.is_deleted(id)
+    }
+    fn neighbors(&mut self, id: u32, level: Level, out: &mut Vec<u32>) -> Result<(), MemoryError> {
+        let mut g = self.g;
+        g.neighbors(id, level, out)
+    }
+    fn distance(&mut self, q: &MemoryQuery, id: u32) -> Result<f32, MemoryError> {
+        let mut g = self.g;
+        let distance = g.distance(q, id)?;
+        self.seen.push(Measured { id, distance });
+        Ok(distance)
+    }
+    fn distance_between(&mut self, a: u32, b: u32) -> Result<f32, MemoryError> {
+        let mut g = self.g;
+        g.distance_between(a, b)
+    }
+    fn visit(&mut self, q: &MemoryQuery, id: u32) -> Result<Visit, MemoryError> {
+        let mut g = self.g;
+        let v = g.visit(q, id)?;
+        self.seen.push(Measured {
+            id,
+            distance: v.distance,
+        });
+        Ok(v)
+    }
+    fn visit_many(
+        &mut self,
+        q: &MemoryQuery,
+        ids: &[u32],
+        out: &mut Vec<Visit>,
+    ) -> Result<(), MemoryError> {
+        let mut g = self.g;
+        let start = out.len();
+        g.visit_many(q, ids, out)?;
+        self.seen
+            .extend(ids.iter().zip(&out[start..]).map(|(&id, v)| Measured {
+                id,
+                distance: v.distance,
+            }));
+        Ok(())
+    }
+    fn new_visited(&self) -> DenseVisited {
+        self.g.new_visited()
+    }
+}
 
 impl MemoryGraph {
     /// Insert `rows` (`dim` values each, row-major) with levels drawn from `rng`, using the
@@ -92,18 +210,25 @@ impl MemoryGraph {
     ) -> Result<(), MemoryError> {
         let dim = self.dim();
         let snapshot: &MemoryGraph = self;
-        let plans: Vec<Result<BatchPlan, MemoryError>> = pool.install(|| {
+        let planned: Vec<Result<(BatchPlan, Known), MemoryError>> = pool.install(|| {
             rows.par_chunks_exact(dim)
                 .zip(levels.par_iter())
                 .map(|(row, &level)| snapshot.plan_insert(row, level, params))
                 .collect()
         });
-        let plans = plans.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let (plans, known): (Vec<BatchPlan>, Vec<Known>) = planned
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .unzip();
+        let first = self.len() as u32;
         let work = self.add_planned(rows, levels, plans, params)?;
+        let per: Vec<&[Measured]> = known.iter().map(|k| k.as_slice()).collect();
+        let known = KnownDistances::new(first, &per);
         let snapshot: &MemoryGraph = self;
         let updates: Vec<Result<Option<Vec<Slot>>, MemoryError>> = pool.install(|| {
             work.par_iter()
-                .map(|((nb, lc), new)| snapshot.plan_backlink(*nb, *lc, new, params))
+                .map(|((nb, lc), new)| snapshot.plan_backlink(*nb, *lc, new, params, &known))
                 .collect()
         });
         for (((nb, lc), _), u) in work.iter().zip(updates) {
@@ -127,10 +252,13 @@ impl MemoryGraph {
                 crate::InsertOutcome::Inserted(id) | crate::InsertOutcome::Merged(id) => Ok(id),
             };
         }
-        let plan = self.plan_insert(row, level, params)?;
+        let (plan, known) = self.plan_insert(row, level, params)?;
+        let first = self.len() as u32;
         let work = self.add_planned(row, &[level], vec![plan], params)?;
+        let per = [known.as_slice()];
+        let known = KnownDistances::new(first, &per);
         for ((nb, lc), new) in &work {
-            if let Some(list) = self.plan_backlink(*nb, *lc, new, params)? {
+            if let Some(list) = self.plan_backlink(*nb, *lc, new, params, &known)? {
                 self.write_list(*nb, *lc, &list)?;
             }
         }
@@ -138,17 +266,21 @@ impl MemoryGraph {
     }
 
     /// Batch step 1 (read-only, parallel): the neighbour lists `row` would get at `level`,
-    /// searching the graph as it is. Needs a non-empty graph.
+    /// searching the graph as it is, and the distances its back-links can reuse. Needs a
+    /// non-empty graph.
     pub fn plan_insert(
         &self,
         row: &[f32],
         level: Level,
         params: &HnswParams,
-    ) -> Result<BatchPlan, MemoryError> {
+    ) -> Result<(BatchPlan, Known), MemoryError> {
         let ep = self.entry().ok_or(MemoryError::UnknownId(0))?;
         let level = level.min(params.level_cap());
         let q = self.prepare_query(row)?;
-        let mut store = self;
+        let mut store = Recorder {
+            g: self,
+            seen: Vec::new(),
+        };
         let mut ticker = Ticker::default();
         let found = find_neighbors(
             &mut store,
@@ -159,7 +291,7 @@ impl MemoryGraph {
             None,
             &mut ticker,
         )?;
-        Ok(found
+        let plan: BatchPlan = found
             .lists
             .iter()
             .zip(&found.closer)
@@ -176,7 +308,11 @@ impl MemoryGraph {
                     })
                     .collect()
             })
-            .collect())
+            .collect();
+        let mut known = store.seen;
+        known.sort_unstable_by_key(|m| m.id);
+        known.dedup_by_key(|m| m.id);
+        Ok((plan, known))
     }
 
     /// Batch step 2 (serial, cheap): add the batch's elements with their planned lists (in
