@@ -11,6 +11,7 @@ use std::collections::{HashSet, VecDeque};
 use std::hash::Hash;
 
 use crate::store::{GraphRead, GraphWrite};
+use crate::visited::FxBuildHasher;
 use crate::{HnswParams, Level};
 
 /// What [`reconnect_unreachable`] did.
@@ -24,12 +25,15 @@ pub struct ReconnectStats {
     pub remaining: u64,
 }
 
-/// Elements reachable from the entry point over every level's lists.
-pub fn reachable<S: GraphRead + ?Sized>(store: &mut S) -> Result<HashSet<S::Id>, S::Error>
+/// Elements reachable from the entry point over every level's lists. (Fx hashing: with
+/// SipHash, the walks of a 200k-element build's reconnect took 0.7 s, one CPU alone.)
+pub fn reachable<S: GraphRead + ?Sized>(
+    store: &mut S,
+) -> Result<HashSet<S::Id, FxBuildHasher>, S::Error>
 where
     S::Id: Hash,
 {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let Some(ep) = store.entry_point()? else {
         return Ok(seen);
     };

@@ -424,30 +424,15 @@ fn write_graph(
     let esize = element_tuple_size(tier.code_bytes());
     let first = w.next_block();
     // Every row's code up front, on rayon threads (pure computation: a 768-d binary code is a
-    // 768 x 768 rotation; errors are raised here, in the backend's own thread).
+    // 768 x 768 rotation; errors are raised here, in the backend's own thread). A tier that
+    // stores the value as it is uses our copy of the rows directly (a 200k x 768 build copied
+    // 600 MB twice for nothing).
     let cb = tier.code_bytes();
-    let coded: Vec<Result<Vec<u8>, ruvec_quant::QuantError>> = vectors
-        .par_chunks_exact(vb)
-        .map(|v| tier.try_encode(v))
-        .collect();
-    let mut codes = Vec::with_capacity(n * cb);
-    for c in coded {
-        match c {
-            Ok(c) if c.len() == cb => codes.extend_from_slice(&c),
-            Ok(c) => raise_with(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("ruhnsw code of {} bytes, expected {cb}", c.len()),
-                None,
-                None,
-            ),
-            Err(e) => raise_with(
-                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-                format!("ruhnsw cannot code a vector: {e}"),
-                None,
-                None,
-            ),
-        }
-    }
+    let codes: std::borrow::Cow<'_, [u8]> = if tier.encodes_as_is() && cb == vb {
+        std::borrow::Cow::Borrowed(vectors)
+    } else {
+        std::borrow::Cow::Owned(encode_all(tier, vectors, vb, n))
+    };
     let level = |i: usize| graph.level_of(i as u32).unwrap_or(0);
 
     // Pass 1: simulate PageAddItem (line pointer 4 bytes at pd_lower, MAXALIGN'd data below
@@ -529,6 +514,34 @@ fn write_graph(
     }
     meta.first_data_blk = first;
     meta.insert_blk = last_blk;
+}
+
+/// Every row's code (`n` rows of `vb` bytes), computed on rayon threads.
+fn encode_all(tier: &Tier, vectors: &[u8], vb: usize, n: usize) -> Vec<u8> {
+    let cb = tier.code_bytes();
+    let coded: Vec<Result<Vec<u8>, ruvec_quant::QuantError>> = vectors
+        .par_chunks_exact(vb)
+        .map(|v| tier.try_encode(v))
+        .collect();
+    let mut codes = Vec::with_capacity(n * cb);
+    for c in coded {
+        match c {
+            Ok(c) if c.len() == cb => codes.extend_from_slice(&c),
+            Ok(c) => raise_with(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("ruhnsw code of {} bytes, expected {cb}", c.len()),
+                None,
+                None,
+            ),
+            Err(e) => raise_with(
+                PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+                format!("ruhnsw cannot code a vector: {e}"),
+                None,
+                None,
+            ),
+        }
+    }
+    codes
 }
 
 fn patch_neighbor_ptr(element: &mut [u8], ntid: Tid) {

@@ -311,6 +311,15 @@ impl Tier {
 
     /// [`Tier::encode`] without raising: pure computation, safe on any thread (the build
     /// codes its rows on rayon threads).
+    /// Whether [`try_encode`](Self::try_encode) returns the stored value's bytes unchanged.
+    pub fn encodes_as_is(&self) -> bool {
+        matches!(self.codec, Codec::Plain)
+            && !matches!(
+                (self.storage, self.kind),
+                (Storage::F16, ElemKind::F32) | (Storage::F32, ElemKind::F16)
+            )
+    }
+
     pub fn try_encode(&self, native: &[u8]) -> Result<Vec<u8>, QuantError> {
         Ok(match (&self.codec, self.storage, self.kind) {
             (Codec::Plain, Storage::F16, ElemKind::F32) => {
