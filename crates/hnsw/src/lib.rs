@@ -48,7 +48,7 @@ pub use level::{random_level, RandomSource, SplitMix64};
 pub use memory::{
     batch_size, f16_navigation_scale, Backlinks, BatchPlan, ElementType, GraphHeader, Known,
     KnownDistances, Measured, MemoryError, MemoryGraph, MemoryQuery, Metric, SharedLayout, Slot,
-    VectorMirror, VectorRef, F16_NAVIGATION_DIMS, SERIAL_PREFIX,
+    VectorMirror, VectorRef, F16_NAVIGATION_DIMS, KNOWN_MIN_DIMS, SERIAL_PREFIX,
 };
 pub use reconnect::{reachable, reconnect_unreachable, ReconnectStats};
 pub use scan::{Scan, ScanMode, ScanParams, ScanStats};

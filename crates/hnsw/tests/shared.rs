@@ -5,7 +5,7 @@
 
 use ruvec_hnsw::{
     batch_size, random_level, ElementType, HnswParams, KnownDistances, Measured, MemoryError,
-    MemoryGraph, Metric, RandomSource, SharedLayout, SplitMix64, VectorMirror,
+    MemoryGraph, Metric, RandomSource, SharedLayout, SplitMix64, VectorMirror, KNOWN_MIN_DIMS,
 };
 
 fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
@@ -91,7 +91,8 @@ fn build_in_batches(
 
 #[test]
 fn shared_region_builds_the_same_graph() {
-    let (n, dim) = (3_000, 16);
+    // Enough dimensions for the searches to keep their distances for the back-links.
+    let (n, dim) = (3_000, KNOWN_MIN_DIMS);
     let rows = data(n, dim, 7);
     let params = HnswParams::new(8, 32);
     let (levels, groups) = levels(n, &params, 11);

@@ -188,11 +188,19 @@ impl Work {
         slot[..known.len()].copy_from_slice(&known);
         *len = known.len() as u32;
     }
-    /// Row `i`'s known distances as written in the PLAN phase.
+    /// Row `i`'s known distances as written in the PLAN phase (read by every process in
+    /// BACKLINK, so through shared references only).
     fn known(&self, i: usize) -> &[Measured] {
-        let (len, slot) = self.known_slot(i);
-        let n = (*len as usize).min(KNOWN_CAP);
-        &slot[..n]
+        assert!(i < self.l.max_batch);
+        // SAFETY: as known_slot; nobody writes these areas during BACKLINK.
+        unsafe {
+            let len = *(self.base.add(self.l.known_len) as *const u32).add(i);
+            let at = self.l.known + i * KNOWN_CAP * core::mem::size_of::<Measured>();
+            core::slice::from_raw_parts(
+                self.base.add(at) as *const Measured,
+                (len as usize).min(KNOWN_CAP),
+            )
+        }
     }
     fn item(&self, i: usize) -> &mut [u32] {
         // SAFETY: i < ITEM_CAP; items are [nb, level, pool start, pool len].

@@ -15,7 +15,8 @@ mod store_impl;
 
 pub use lists::Slot;
 pub use parallel::{
-    batch_size, Backlinks, BatchPlan, Known, KnownDistances, Measured, SERIAL_PREFIX,
+    batch_size, Backlinks, BatchPlan, Known, KnownDistances, Measured, KNOWN_MIN_DIMS,
+    SERIAL_PREFIX,
 };
 pub use precision::{f16_navigation_scale, F16_NAVIGATION_DIMS};
 pub use shared::{GraphHeader, SharedLayout, VectorMirror};
