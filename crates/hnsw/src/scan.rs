@@ -24,7 +24,7 @@
 //! results of any scan come from the first batch alone and equal
 //! [`search`](crate::search)'s.
 
-use crate::search::{descend, layer_search, Found, Spill, Target, QUERY_BEAM};
+use crate::search::{descend, layer_search, query_beam, Found, Spill, Target};
 use crate::store::{GraphRead, VisitedSet};
 use crate::{Candidate, Ticker};
 use std::cmp::{Ordering, Reverse};
@@ -206,7 +206,8 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             return Ok(());
         };
         let target = Target::<S>::Query(&self.query);
-        let start = descend(store, &target, ep, 0, QUERY_BEAM, &mut self.ticker)?;
+        let beam = query_beam(self.params.ef_search);
+        let start = descend(store, &target, ep, 0, beam, &mut self.ticker)?;
         let visited = self.visited.get_or_insert_with(|| store.new_visited());
         for e in &start {
             visited.insert(e.id);
