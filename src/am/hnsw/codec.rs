@@ -309,9 +309,8 @@ impl Tier {
         self.try_encode(native).unwrap_or_else(|e| quant_error(e))
     }
 
-    /// [`Tier::encode`] without raising: pure computation, safe on any thread (the build
-    /// codes its rows on rayon threads).
-    /// Whether [`try_encode`](Self::try_encode) returns the stored value's bytes unchanged.
+    /// Whether [`try_encode`](Self::try_encode) returns the stored value's bytes unchanged
+    /// (its last `Codec::Plain` arm).
     pub fn encodes_as_is(&self) -> bool {
         matches!(self.codec, Codec::Plain)
             && !matches!(
@@ -320,6 +319,8 @@ impl Tier {
             )
     }
 
+    /// [`Tier::encode`] without raising: pure computation, safe on any thread (the build
+    /// codes its rows on rayon threads).
     pub fn try_encode(&self, native: &[u8]) -> Result<Vec<u8>, QuantError> {
         Ok(match (&self.codec, self.storage, self.kind) {
             (Codec::Plain, Storage::F16, ElemKind::F32) => {

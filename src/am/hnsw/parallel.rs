@@ -162,18 +162,17 @@ impl Work {
         // SAFETY: i < max_batch.
         unsafe { self.slice::<u32>(self.l.plans + i * self.l.plan_words * 4, self.l.plan_words) }
     }
-    /// Row `i`'s known distances: its length word and its KNOWN_CAP entries.
-    fn known_slot(&self, i: usize) -> (&mut u32, &mut [Measured]) {
+    /// Row `i`'s known distances: pointers to its length word and its KNOWN_CAP entries.
+    fn known_slot(&self, i: usize) -> (*mut u32, *mut Measured) {
         assert!(i < self.l.max_batch);
-        // SAFETY: i < max_batch; Measured is two 4-byte plain values (repr(C), align 4) and
-        // the area is 8-aligned.
+        // SAFETY (offsets): i < max_batch, so both lie inside their areas; Measured is two
+        // 4-byte plain values (repr(C), align 4) and the areas are 8-aligned.
         unsafe {
             (
-                &mut self.slice::<u32>(self.l.known_len, self.l.max_batch)[i],
-                self.slice::<Measured>(
-                    self.l.known + i * KNOWN_CAP * core::mem::size_of::<Measured>(),
-                    KNOWN_CAP,
-                ),
+                (self.base.add(self.l.known_len) as *mut u32).add(i),
+                self.base
+                    .add(self.l.known + i * KNOWN_CAP * core::mem::size_of::<Measured>())
+                    as *mut Measured,
             )
         }
     }
@@ -185,22 +184,20 @@ impl Work {
             known.sort_unstable_by_key(|m| m.id);
         }
         let (len, slot) = self.known_slot(i);
-        slot[..known.len()].copy_from_slice(&known);
-        *len = known.len() as u32;
+        // SAFETY: row i's slot has room for KNOWN_CAP entries; the PLAN phase gives each row
+        // one writer and nobody reads the slot before the phase's closing barrier.
+        unsafe {
+            core::ptr::copy_nonoverlapping(known.as_ptr(), slot, known.len());
+            *len = known.len() as u32;
+        }
     }
     /// Row `i`'s known distances as written in the PLAN phase (read by every process in
     /// BACKLINK, so through shared references only).
     fn known(&self, i: usize) -> &[Measured] {
-        assert!(i < self.l.max_batch);
-        // SAFETY: as known_slot; nobody writes these areas during BACKLINK.
-        unsafe {
-            let len = *(self.base.add(self.l.known_len) as *const u32).add(i);
-            let at = self.l.known + i * KNOWN_CAP * core::mem::size_of::<Measured>();
-            core::slice::from_raw_parts(
-                self.base.add(at) as *const Measured,
-                (len as usize).min(KNOWN_CAP),
-            )
-        }
+        let (len, slot) = self.known_slot(i);
+        // SAFETY: written in the PLAN phase (at most KNOWN_CAP entries); nobody writes these
+        // areas during BACKLINK.
+        unsafe { core::slice::from_raw_parts(slot, (*len as usize).min(KNOWN_CAP)) }
     }
     fn item(&self, i: usize) -> &mut [u32] {
         // SAFETY: i < ITEM_CAP; items are [nb, level, pool start, pool len].

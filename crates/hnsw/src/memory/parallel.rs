@@ -57,9 +57,8 @@ pub struct Measured {
     pub distance: f32,
 }
 
-/// What a new element's search already measured that its back-links will need: its distance
-/// to each visited element that is in the list of one of its chosen neighbours, sorted by id
-/// (see [`KnownDistances`]).
+/// What a new element's search measured, for its back-links: its distance to each element
+/// the search visited, sorted by id (see [`KnownDistances`]); empty below [`KNOWN_MIN_DIMS`].
 pub type Known = Vec<Measured>;
 
 /// The [`Known`] distances of a batch's new elements (element `first + i` has `per[i]`),
@@ -99,9 +98,10 @@ impl<'a> KnownDistances<'a> {
     }
 }
 
-/// A read-only view of a graph that keeps every distance a search measures.
+/// A read-only view of a graph that keeps every distance a search measures (when `record`).
 struct Recorder<'g> {
     g: &'g MemoryGraph,
+    record: bool,
     seen: Vec<Measured>,
 }
 
@@ -129,7 +129,9 @@ impl GraphRead for Recorder<'_> {
     fn distance(&mut self, q: &MemoryQuery, id: u32) -> Result<f32, MemoryError> {
         let mut g = self.g;
         let distance = g.distance(q, id)?;
-        self.seen.push(Measured { id, distance });
+        if self.record {
+            self.seen.push(Measured { id, distance });
+        }
         Ok(distance)
     }
     fn distance_between(&mut self, a: u32, b: u32) -> Result<f32, MemoryError> {
@@ -139,10 +141,12 @@ impl GraphRead for Recorder<'_> {
     fn visit(&mut self, q: &MemoryQuery, id: u32) -> Result<Visit, MemoryError> {
         let mut g = self.g;
         let v = g.visit(q, id)?;
-        self.seen.push(Measured {
-            id,
-            distance: v.distance,
-        });
+        if self.record {
+            self.seen.push(Measured {
+                id,
+                distance: v.distance,
+            });
+        }
         Ok(v)
     }
     fn visit_many(
@@ -154,11 +158,13 @@ impl GraphRead for Recorder<'_> {
         let mut g = self.g;
         let start = out.len();
         g.visit_many(q, ids, out)?;
-        self.seen
-            .extend(ids.iter().zip(&out[start..]).map(|(&id, v)| Measured {
-                id,
-                distance: v.distance,
-            }));
+        if self.record {
+            self.seen
+                .extend(ids.iter().zip(&out[start..]).map(|(&id, v)| Measured {
+                    id,
+                    distance: v.distance,
+                }));
+        }
         Ok(())
     }
     fn new_visited(&self) -> DenseVisited {
@@ -285,20 +291,20 @@ impl MemoryGraph {
         let level = level.min(params.level_cap());
         let q = self.prepare_query(row)?;
         let mut ticker = Ticker::default();
-        let (found, mut known) = if self.dim() >= KNOWN_MIN_DIMS {
-            let mut store = Recorder {
-                g: self,
-                seen: Vec::new(),
-            };
-            let target = Target::Query(&q);
-            let found = find_neighbors(&mut store, &target, ep, level, params, None, &mut ticker)?;
-            (found, store.seen)
-        } else {
-            let mut store = self;
-            let target = Target::Query(&q);
-            let found = find_neighbors(&mut store, &target, ep, level, params, None, &mut ticker)?;
-            (found, Known::new())
+        let mut store = Recorder {
+            g: self,
+            record: self.dim() >= KNOWN_MIN_DIMS,
+            seen: Vec::new(),
         };
+        let found = find_neighbors(
+            &mut store,
+            &Target::Query(&q),
+            ep,
+            level,
+            params,
+            None,
+            &mut ticker,
+        )?;
         let plan: BatchPlan = found
             .lists
             .iter()
@@ -317,6 +323,7 @@ impl MemoryGraph {
                     .collect()
             })
             .collect();
+        let mut known = store.seen;
         known.sort_unstable_by_key(|m| m.id);
         known.dedup_by_key(|m| m.id);
         Ok((plan, known))
