@@ -209,7 +209,31 @@ mod tests {
             assert_eq!(p.page().item(1), Some(&[0x11u8; 40][..]));
         }
 
-        // 4. build writer: append, rewrite, log once
+        // 4. read_recent: through the buffer a block was in, or, given another block's buffer
+        // (a stale hint), through the buffer mapping as usual
+        // SAFETY: both blocks exist; buffers come from reads of this relation.
+        unsafe {
+            let (buf0, buf1) = {
+                let p0 = Locked::read(rel, b0, Mode::Share);
+                let p1 = Locked::read(rel, b1, Mode::Share);
+                (p0.buffer(), p1.buffer())
+            };
+            assert_ne!(buf0, buf1);
+            for (recent, expect) in [(buf1, buf1), (buf0, buf1), (0, buf1)] {
+                let p = Locked::read_recent(rel, b1, Mode::Share, recent);
+                assert_eq!(p.block(), b1);
+                assert_eq!(p.buffer(), expect);
+                let item = p.page().item(1).expect("item 1");
+                assert_eq!(item, &[0x11u8; 40][..]);
+                // the item is the page's last 40 bytes before the special area
+                assert_eq!(
+                    p.page().offset_of(item),
+                    pg_sys::BLCKSZ as usize - size_of::<Special>() - 40
+                );
+            }
+        }
+
+        // 5. build writer: append, rewrite, log once
         // SAFETY: rel is ours.
         unsafe {
             let mut w = BuildWriter::new(rel);

@@ -50,6 +50,37 @@ impl Locked {
         }
     }
 
+    /// [`Self::read`], trying buffer `recent` first: the shared buffer this block was seen in
+    /// before (0: none). When the block is still there, `ReadRecentBuffer` pins it after
+    /// checking the buffer's tag, skipping the buffer-mapping lookup (a hash of the tag, a
+    /// partition lock and a hash-table probe) that `ReadBufferExtended` does; otherwise this
+    /// is `ReadBufferExtended`.
+    ///
+    /// # Safety
+    /// As [`Self::read`]; `recent` is 0 or a shared buffer number this backend got from a
+    /// [`Locked::buffer`] of the same relation (any block: the tag check catches a buffer that
+    /// has been given to another page since).
+    pub unsafe fn read_recent(
+        rel: pg_sys::Relation,
+        blk: pg_sys::BlockNumber,
+        mode: Mode,
+        recent: pg_sys::Buffer,
+    ) -> Self {
+        // SAFETY: forwarded.
+        if recent > 0 && unsafe { pin_recent(rel, blk, recent) } {
+            // SAFETY: pinned just now.
+            unsafe { pg_sys::LockBuffer(recent, lock_code(mode)) };
+            return Locked { buf: recent, mode };
+        }
+        // SAFETY: forwarded.
+        unsafe { Self::read(rel, blk, mode) }
+    }
+
+    /// The buffer number (for [`Self::read_recent`] and [`prefetch_in_buffer`]).
+    pub fn buffer(&self) -> pg_sys::Buffer {
+        self.buf
+    }
+
     /// Add a new zeroed block at the end of `fork` and lock it exclusively.
     ///
     /// The relation extension lock serialises concurrent extenders (required through PG15;
@@ -226,6 +257,74 @@ impl Drop for SharedPage<'_> {
     fn drop(&mut self) {
         // SAFETY: we took this share lock in Pinned::share.
         unsafe { pg_sys::LockBuffer(self.pinned.buf, pg_sys::BUFFER_LOCK_UNLOCK as i32) };
+    }
+}
+
+/// Pin block `blk` of `rel`'s main fork if shared buffer `recent` still holds it, counting
+/// the read in the relation's statistics as `ReadBufferExtended` would (a fetch and a hit;
+/// `ReadRecentBuffer` itself only counts the backend's buffer usage).
+///
+/// # Safety
+/// `rel` is open; `recent` is a valid shared buffer number (1..=NBuffers).
+unsafe fn pin_recent(
+    rel: pg_sys::Relation,
+    blk: pg_sys::BlockNumber,
+    recent: pg_sys::Buffer,
+) -> bool {
+    #[cfg(feature = "pg13")]
+    {
+        let _ = (rel, blk, recent);
+        false // no ReadRecentBuffer before PostgreSQL 14
+    }
+    #[cfg(not(feature = "pg13"))]
+    // SAFETY: forwarded; ReadRecentBuffer checks the buffer's tag under its header lock
+    // before pinning, so any valid buffer number is safe to pass.
+    unsafe {
+        #[cfg(any(feature = "pg14", feature = "pg15"))]
+        let locator = (*rel).rd_node;
+        #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+        let locator = (*rel).rd_locator;
+        if !pg_sys::ReadRecentBuffer(locator, pg_sys::ForkNumber::MAIN_FORKNUM, blk, recent) {
+            return false;
+        }
+        // pgstat_count_buffer_read + pgstat_count_buffer_hit (the relation's counters are
+        // attached by its first ReadBufferExtended, which the reader of `recent` did)
+        let stats = (*rel).pgstat_info;
+        if !stats.is_null() {
+            #[cfg(any(feature = "pg14", feature = "pg15"))]
+            {
+                (*stats).t_counts.t_blocks_fetched += 1;
+                (*stats).t_counts.t_blocks_hit += 1;
+            }
+            #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+            {
+                (*stats).counts.blocks_fetched += 1;
+                (*stats).counts.blocks_hit += 1;
+            }
+        }
+        true
+    }
+}
+
+/// Hint the CPU to load, from shared buffer `buffer` (neither pinned nor locked), the line
+/// pointer of item `off` and the `len` bytes at byte `at` of the page: where an item was the
+/// last time this backend read the page. Whatever the buffer holds now, this only reads
+/// shared memory that is always mapped, and a prefetch never faults; a stale guess just
+/// loads lines nobody uses.
+pub fn prefetch_in_buffer(buffer: pg_sys::Buffer, off: u16, at: u16, len: usize) {
+    if buffer <= 0 || off == 0 {
+        return; // local buffers (temporary relations) are not worth it
+    }
+    // SAFETY: BufferGetPage of a shared buffer number is address arithmetic on the buffer
+    // pool (no pin needed to compute it); the prefetched ranges lie within that block.
+    unsafe {
+        let page = pg_sys::BufferGetPage(buffer) as *const u8;
+        ruvec_distance::prefetch_line(page.add(PAGE_HEADER + 4 * (off as usize - 1)));
+        let at = at as usize;
+        if at > 0 && at < pg_sys::BLCKSZ as usize {
+            let len = len.min(pg_sys::BLCKSZ as usize - at);
+            ruvec_distance::prefetch_bytes(page.add(at), len);
+        }
     }
 }
 

@@ -10,7 +10,8 @@ pub mod page;
 
 #[allow(unused_imports)]
 pub use buffer::{
-    relation_needs_wal, write_init_fork_page, BuildWriter, Locked, Mode, Pinned, WalRecord,
+    prefetch_in_buffer, relation_needs_wal, write_init_fork_page, BuildWriter, Locked, Mode,
+    Pinned, WalRecord,
 };
 #[allow(unused_imports)]
 pub use page::{Offset, PageMut, PageRef};

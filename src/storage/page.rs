@@ -83,6 +83,11 @@ impl<'a> PageRef<'a> {
         }
     }
 
+    /// Where `item` (a slice [`Self::item`] returned) starts in the page, in bytes.
+    pub fn offset_of(&self, item: &[u8]) -> usize {
+        (item.as_ptr() as usize).wrapping_sub(self.page as usize)
+    }
+
     /// The special area as `T` (the caller picked T when initialising the page).
     pub fn special<T: Copy>(&self) -> Option<T> {
         // SAFETY: the special area is the last `pd_pagesize - pd_special` bytes of the page.

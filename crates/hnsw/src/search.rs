@@ -245,6 +245,10 @@ pub(crate) fn layer_search<S: GraphRead + ?Sized>(
                 break;
             }
         }
+        if let Some(Reverse(next)) = c.peek() {
+            // Most often expanded next (unless cur's neighbours bring a nearer one).
+            store.prefetch_neighbors(next.id, level);
+        }
         store.neighbors(cur.id, level, &mut neighbors)?;
         fresh.clear();
         fresh.extend(neighbors.iter().copied().filter(|&nb| visited.insert(nb)));

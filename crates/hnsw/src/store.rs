@@ -118,6 +118,12 @@ pub trait GraphRead {
     /// A fresh, empty visited set.
     fn new_visited(&self) -> Self::Visited;
 
+    /// A hint that a search will probably ask for `id`'s neighbours at `level` soon (it is
+    /// the next candidate to expand): a page store can start loading them into the CPU's
+    /// caches now, while the current candidate's neighbours are measured. Must not fail or
+    /// hold anything; no-op by default.
+    fn prefetch_neighbors(&mut self, _id: Self::Id, _level: Level) {}
+
     /// Called every [`INTERRUPT_INTERVAL`](crate::INTERRUPT_INTERVAL)
     /// distance computations (Postgres: `CHECK_FOR_INTERRUPTS()`, which may
     /// `ereport`). No-op by default.

@@ -19,7 +19,12 @@
 //!   the scan's re-read of every candidate before returning it (`scan::next_candidate`: kind,
 //!   deleted flag and distance) skips it — the same check that covers a slot freed and reused
 //!   while a scan runs, which a cache cannot make worse: that scan read the epoch before.
-//! - Neighbour lists, heap TIDs and deleted flags are always read from pages.
+//! - Neighbour lists, heap TIDs and deleted flags are always read from pages. A copy also
+//!   keeps where its element's neighbour tuple is (fixed for the element's life), so a search
+//!   reads an element's list without reading the element first, and remembers the buffer and
+//!   page position it found the tuple at last time, to pin that buffer without a
+//!   buffer-mapping lookup and to prefetch the list before it is needed (both only hints,
+//!   checked on use).
 //! - `storage = 'auto'`: only elements at the archive rung are copied (their element holds
 //!   the whole code; an upgraded one is read from its pages, where its upgrade tuple may
 //!   move at any time). A retier that promoted elements bumps the epoch too, so a copy never
@@ -45,6 +50,7 @@ use std::rc::Rc;
 
 use ruvec_hnsw::FxBuildHasher;
 
+use super::format::Tid;
 use crate::gucs;
 
 /// Copies are kept in chunks of about this many bytes, allocated whole and never moved (a
@@ -54,7 +60,23 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Hash-table bytes per entry of capacity (an id, a copy number, a control byte, padding).
 const SLOT_BYTES: usize = 14;
 
-/// One index's cached elements: copy `n` has level `levels[n]` and its code at entry
+/// What a copy keeps besides the code.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyInfo {
+    pub level: u8,
+    /// The element's neighbour tuple: fixed while the element exists (an insert that reuses
+    /// a freed slot writes its pointer, nothing else changes it), so as trustworthy as the
+    /// code for the copy's epoch. The tuple's contents are always read from its page.
+    pub neighbors: Tid,
+    /// Where that page was the last time this backend read it: its shared buffer (0: not
+    /// read yet) and the tuple's byte offset in it. Only hints, for
+    /// [`Locked::read_recent`](crate::storage::Locked::read_recent) and prefetching; both
+    /// check what they find.
+    pub buffer: i32,
+    pub at: u16,
+}
+
+/// One index's cached elements: copy `n` has `info[n]` and its code at entry
 /// `n % per_chunk` of chunk `n / per_chunk` (`per_chunk` = `1 << shift`, so both are a mask
 /// and a shift on the search's hot path; codes lie back to back, so an f32 code stays as
 /// aligned as in the chunk and spans no more cache lines than it must); `slots` maps element
@@ -65,7 +87,7 @@ pub struct CodeCache {
     shift: u32,
     slots: HashMap<u64, u32, FxBuildHasher>,
     chunks: Vec<Box<[u8]>>,
-    levels: Vec<u8>,
+    info: Vec<CopyInfo>,
     len: usize,
     /// Bytes charged to the backend's budget (`USED`): what the chunks and the table take.
     charged: usize,
@@ -99,7 +121,7 @@ impl CodeCache {
             shift,
             slots: HashMap::default(),
             chunks: Vec::new(),
-            levels: Vec::new(),
+            info: Vec::new(),
             len: 0,
             charged: 0,
         }
@@ -108,19 +130,46 @@ impl CodeCache {
     /// Level and code of element `id`, if copied.
     #[inline]
     pub fn get(&self, id: u64) -> Option<(u8, &[u8])> {
-        let n = *self.slots.get(&id)? as usize;
+        self.copy_of(id).map(|n| self.copy(n))
+    }
+
+    /// The number of element `id`'s copy, if it has one (for [`Self::copy`]).
+    #[inline]
+    pub fn copy_of(&self, id: u64) -> Option<usize> {
+        self.slots.get(&id).map(|&n| n as usize)
+    }
+
+    /// Level and code of copy `n` (a number from [`Self::copy_of`]).
+    #[inline]
+    pub fn copy(&self, n: usize) -> (u8, &[u8]) {
         let at = (n & (self.per_chunk - 1)) * self.code_bytes;
-        let code = &self.chunks[n >> self.shift][at..at + self.code_bytes];
-        Some((self.levels[n], code))
+        (
+            self.info[n].level,
+            &self.chunks[n >> self.shift][at..at + self.code_bytes],
+        )
+    }
+
+    /// What copy `n` knows besides its code.
+    #[inline]
+    pub fn info(&self, n: usize) -> CopyInfo {
+        self.info[n]
+    }
+
+    /// Remember where copy `n`'s neighbour tuple was just read.
+    #[inline]
+    pub fn seen_at(&mut self, n: usize, buffer: i32, at: u16) {
+        let i = &mut self.info[n];
+        i.buffer = buffer;
+        i.at = at;
     }
 
     pub fn len(&self) -> usize {
         self.len
     }
 
-    /// Copy a live element's level and code (nothing when the budget does not allow the memory
-    /// it would take: a new chunk, or a larger hash table).
-    pub fn insert(&mut self, id: u64, level: u8, code: &[u8]) {
+    /// Copy a live element's level, neighbour-tuple pointer and code (nothing when the budget
+    /// does not allow the memory it would take: a new chunk, or a larger hash table).
+    pub fn insert(&mut self, id: u64, level: u8, neighbors: Tid, code: &[u8]) {
         debug_assert_eq!(code.len(), self.code_bytes);
         if self.slots.contains_key(&id) {
             return;
@@ -131,8 +180,8 @@ impl CodeCache {
         if self.slots.len() == self.slots.capacity() {
             grow += self.slots.capacity().max(4) * SLOT_BYTES; // it doubles
         }
-        if self.levels.len() == self.levels.capacity() {
-            grow += self.levels.capacity().max(8); // it doubles
+        if self.info.len() == self.info.capacity() {
+            grow += self.info.capacity().max(4) * size_of::<CopyInfo>(); // it doubles
         }
         if USED.get() + grow > budget() {
             return;
@@ -143,11 +192,17 @@ impl CodeCache {
         let n = self.len;
         let at = (n & (self.per_chunk - 1)) * self.code_bytes;
         self.chunks[n >> self.shift][at..at + self.code_bytes].copy_from_slice(code);
-        self.levels.push(level);
+        self.info.push(CopyInfo {
+            level,
+            neighbors,
+            buffer: 0,
+            at: 0,
+        });
         self.slots.insert(id, n as u32);
         self.len += 1;
-        let now =
-            self.chunks.len() * chunk + self.slots.capacity() * SLOT_BYTES + self.levels.capacity();
+        let now = self.chunks.len() * chunk
+            + self.slots.capacity() * SLOT_BYTES
+            + self.info.capacity() * size_of::<CopyInfo>();
         USED.set(USED.get() - self.charged + now);
         self.charged = now;
     }

@@ -22,7 +22,7 @@ use super::format::*;
 pub use super::place::{encode_element, encode_neighbors, read_tids, tids, write_layer};
 use super::visit::upgrade_pointer;
 use crate::error::raise_with;
-use crate::storage::{Locked, Mode, PageRef, WalRecord};
+use crate::storage::{prefetch_in_buffer, Locked, Mode, PageRef, WalRecord};
 
 /// What an insert stores: the element bytes (the vector at the index's tier), the column
 /// value's own bytes (the insert's graph search uses them at full precision), the heap row.
@@ -157,6 +157,9 @@ pub struct PageGraph {
     /// Searches (scans, inserts): this backend's copies of element
     /// codes (see codecache.rs); None reads every element from its page.
     pub codes: Option<Rc<RefCell<CodeCache>>>,
+    /// Scratch of `visit_batch`: (position in the output, copy number) of the batch's ids
+    /// that have copies, kept to reuse its allocation.
+    pub(super) copies: Vec<(usize, usize)>,
     /// Scans count their element reads in `ruvec.scan_stats()`.
     pub(super) counting: bool,
 }
@@ -202,6 +205,7 @@ impl PageGraph {
             elements: None,
             upgraded: HashMap::default(),
             codes: None,
+            copies: Vec::new(),
             counting: false,
         }
     }
@@ -320,6 +324,9 @@ impl PageGraph {
             }
             out.extend(tids(&bytes[NEIGHBOR_HEADER..], start, n).map(Tid::to_id));
         };
+        if self.copied_neighbor_ids_into(id, level, &mut slots_of) {
+            return;
+        }
         let tid = Tid::from_id(id);
         // Element and neighbour tuple usually share a page (they are placed together): read
         // both under one buffer lock then, and only go to a second page when they do not.
@@ -341,6 +348,41 @@ impl PageGraph {
         }
         drop(buf);
         self.with_item(ntid, slots_of)
+    }
+
+    /// [`Self::neighbor_ids_into`] for an element this backend has a copy of: its level and
+    /// neighbour-tuple pointer come from the copy (codecache.rs), so only the neighbour
+    /// tuple's page is read, through the buffer it was in last time when it still is. False
+    /// (nothing read) for an element without a copy.
+    fn copied_neighbor_ids_into(
+        &self,
+        id: u64,
+        level: Level,
+        slots_of: &mut impl FnMut(&[u8]),
+    ) -> bool {
+        let Some(codes) = self.codes.as_ref() else {
+            return false;
+        };
+        let mut c = codes.borrow_mut();
+        let Some(n) = c.copy_of(id) else {
+            return false;
+        };
+        let info = c.info(n);
+        if level > info.level {
+            return true; // no list on that level
+        }
+        let ntid = info.neighbors;
+        // SAFETY: the pointer of a live element of this index (the copy's epoch), so an
+        // existing block; `info.buffer` is 0 or a buffer this code read the block from.
+        let buf = unsafe { Locked::read_recent(self.rel, ntid.block(), Mode::Share, info.buffer) };
+        let page = buf.page();
+        let Some(bytes) = page.item(ntid.off) else {
+            corrupted("dangling neighbour pointer")
+        };
+        c.seen_at(n, buf.buffer(), page.offset_of(bytes) as u16);
+        drop(c);
+        slots_of(bytes);
+        true
     }
 }
 
@@ -379,6 +421,25 @@ impl GraphRead for PageGraph {
         out.clear();
         self.neighbor_ids_into(id, level, out);
         Ok(())
+    }
+
+    /// Prefetches the neighbour list of an element this backend has a copy of from where its
+    /// page was last seen (see codecache.rs); nothing for other elements.
+    fn prefetch_neighbors(&mut self, id: u64, level: Level) {
+        let Some(codes) = self.codes.as_ref() else {
+            return;
+        };
+        let c = codes.borrow();
+        let Some(info) = c.copy_of(id).map(|n| c.info(n)) else {
+            return;
+        };
+        if level > info.level {
+            return;
+        }
+        // the tuple up to the end of the level's slots (6 bytes each)
+        let (start, n) = layer_slots(level, self.meta.m);
+        let len = NEIGHBOR_HEADER + (start + n) * 6;
+        prefetch_in_buffer(info.buffer, info.neighbors.off, info.at, len);
     }
 
     fn distance(&mut self, query: &Query, id: u64) -> Result<f32, Infallible> {

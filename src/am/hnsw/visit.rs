@@ -190,7 +190,12 @@ impl PageGraph {
             });
             if let Some(c) = keep.as_deref_mut() {
                 if self.copyable(&h, bytes) {
-                    c.insert(t.to_id(), h.level, &bytes[ELEMENT_HEADER..len]);
+                    c.insert(
+                        t.to_id(),
+                        h.level,
+                        h.neighbor_tid(),
+                        &bytes[ELEMENT_HEADER..len],
+                    );
                 }
             }
             if h.kind == KIND_ELEMENT {
@@ -232,23 +237,41 @@ impl PageGraph {
         let mut missing: Vec<usize> = Vec::new();
         {
             let c = codes.as_ref().map(|c| c.borrow());
+            // Look every id up first, then measure the copies, each one's lines prefetched
+            // while the one before it is measured: the copies lie scattered over megabytes
+            // that are not in the CPU's caches, and measuring one straight after looking it
+            // up stalls on its loads (perf: most of the kernel's time in the loads of the
+            // stored operand).
+            let mut hits = std::mem::take(&mut self.copies);
+            hits.clear();
             for (i, &id) in ids.iter().enumerate() {
-                match c.as_ref().and_then(|c| c.get(id)) {
-                    Some((level, code)) => out.push(ruvec_hnsw::Visit {
+                out.push(ruvec_hnsw::Visit {
+                    distance: 0.0,
+                    level: 0,
+                    deleted: true,
+                });
+                match c.as_ref().and_then(|c| c.copy_of(id)) {
+                    Some(n) => hits.push((first + i, n)),
+                    None => missing.push(i),
+                }
+            }
+            if let Some(c) = c.as_ref() {
+                if let Some(&(_, n)) = hits.first() {
+                    ruvec_distance::prefetch_slice(c.copy(n).1);
+                }
+                for (k, &(at, n)) in hits.iter().enumerate() {
+                    if let Some(&(_, next)) = hits.get(k + 1) {
+                        ruvec_distance::prefetch_slice(c.copy(next).1);
+                    }
+                    let (level, code) = c.copy(n);
+                    out[at] = ruvec_hnsw::Visit {
                         distance: self.tier.distance(query, code),
                         level,
                         deleted: false,
-                    }),
-                    None => {
-                        out.push(ruvec_hnsw::Visit {
-                            distance: 0.0,
-                            level: 0,
-                            deleted: true,
-                        });
-                        missing.push(i);
-                    }
+                    };
                 }
             }
+            self.copies = hits;
         }
         let mut got = Vec::with_capacity(PINS);
         for chunk in missing.chunks(PINS) {
