@@ -37,6 +37,11 @@ pub trait VisitedSet<Id> {
     fn contains(&self, id: Id) -> bool;
     /// Empties the set, keeping its allocation.
     fn clear(&mut self);
+    /// How many ids are in the set.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Read access to a graph: all that searches and scans need.

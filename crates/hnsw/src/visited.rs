@@ -87,14 +87,6 @@ impl<Id: Hash + Eq> HashVisited<Id> {
             set: HashSet::with_capacity_and_hasher(n, FxBuildHasher::default()),
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
-    }
 }
 
 impl<Id: Hash + Eq> VisitedSet<Id> for HashVisited<Id> {
@@ -108,6 +100,9 @@ impl<Id: Hash + Eq> VisitedSet<Id> for HashVisited<Id> {
     }
     fn clear(&mut self) {
         self.set.clear();
+    }
+    fn len(&self) -> usize {
+        self.set.len()
     }
 }
 
@@ -209,6 +204,12 @@ impl VisitedSet<u32> for DenseVisited {
         }
         self.touched.clear();
     }
+    fn len(&self) -> usize {
+        self.touched
+            .iter()
+            .map(|&w| self.bits[w as usize].count_ones() as usize)
+            .sum()
+    }
 }
 
 #[cfg(test)]
@@ -225,10 +226,11 @@ mod tests {
         assert!(d.contains(1000) && h.contains(1000));
         assert!(!d.contains(999) && !h.contains(999));
         assert!(!d.contains(u32::MAX));
+        assert_eq!((d.len(), h.len()), (5, 5));
         d.clear();
         h.clear();
         assert!(!d.contains(3) && !h.contains(3));
-        assert!(h.is_empty());
+        assert!(h.is_empty() && d.is_empty());
     }
 
     #[test]

@@ -242,7 +242,7 @@ fn next_candidate(active: &mut Active) -> Option<Candidate> {
         Some(&(base, exact)) => (base, exact),
         None => (c.distance, false),
     };
-    Some(active.graph.with_element(c.id, |h, v| {
+    Some(active.graph.with_found_element(c.id, |h, v| {
         let ok = h.kind == KIND_ELEMENT && h.deleted == 0 && tier.distance(query, v) == expect;
         let tids = if ok {
             h.live_tids().to_vec()

@@ -260,9 +260,16 @@ impl PageGraph {
 
     /// Run `f` on the bytes of item `tid` under a share lock.
     pub(super) fn with_item<R>(&self, tid: Tid, f: impl FnOnce(&[u8]) -> R) -> R {
+        self.with_item_in(tid, 0, f)
+    }
+
+    /// [`Self::with_item`], trying shared buffer `recent` first (0: none; see
+    /// [`Locked::read_recent`]).
+    fn with_item_in<R>(&self, tid: Tid, recent: i32, f: impl FnOnce(&[u8]) -> R) -> R {
         // SAFETY: ids come from this index's tuples; Locked::read raises an ERROR for a block
-        // past the end, which here means corruption.
-        let buf = unsafe { Locked::read(self.rel, tid.block(), Mode::Share) };
+        // past the end, which here means corruption. `recent` comes from an earlier read of
+        // this index (codecache.rs).
+        let buf = unsafe { Locked::read_recent(self.rel, tid.block(), Mode::Share, recent) };
         match buf.page().item(tid.off) {
             Some(bytes) => f(bytes),
             None => corrupted("dangling element or neighbour pointer"),
@@ -271,8 +278,31 @@ impl PageGraph {
 
     /// Run `f` on an element's header and vector bytes under a share lock.
     pub fn with_element<R>(&self, id: u64, f: impl FnOnce(&ElementHeader, &[u8]) -> R) -> R {
+        self.with_element_in(id, 0, f)
+    }
+
+    /// [`Self::with_element`] for an element a search just reached: when this backend has a
+    /// copy of it whose neighbour tuple is on the element's page, through the buffer that
+    /// page was last seen in (codecache.rs).
+    pub fn with_found_element<R>(&self, id: u64, f: impl FnOnce(&ElementHeader, &[u8]) -> R) -> R {
+        let recent = self.codes.as_ref().map_or(0, |codes| {
+            let c = codes.borrow();
+            c.copy_of(id)
+                .map(|n| c.info(n))
+                .filter(|i| i.neighbors.block() == Tid::from_id(id).block())
+                .map_or(0, |i| i.buffer)
+        });
+        self.with_element_in(id, recent, f)
+    }
+
+    fn with_element_in<R>(
+        &self,
+        id: u64,
+        recent: i32,
+        f: impl FnOnce(&ElementHeader, &[u8]) -> R,
+    ) -> R {
         let vb = self.meta.vector_bytes();
-        self.with_item(Tid::from_id(id), |bytes| {
+        self.with_item_in(Tid::from_id(id), recent, |bytes| {
             let Some(h) = read_struct::<ElementHeader>(bytes) else {
                 corrupted("short element tuple")
             };

@@ -273,7 +273,7 @@ impl PageGraph {
             }
             self.copies = hits;
         }
-        let mut got = Vec::with_capacity(PINS);
+        let mut got = Vec::new(); // (allocates only when some element has no copy)
         for chunk in missing.chunks(PINS) {
             let tids: [Tid; PINS] = core::array::from_fn(|i| {
                 chunk.get(i).map_or(Tid::INVALID, |&j| Tid::from_id(ids[j]))
