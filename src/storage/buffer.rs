@@ -188,6 +188,11 @@ impl Pinned {
         Pinned { buf }
     }
 
+    /// The buffer number (a hint for [`Locked::read_recent`]).
+    pub fn buffer(&self) -> pg_sys::Buffer {
+        self.buf
+    }
+
     /// Hint the CPU to fetch the line pointer of item `off` and, once that has arrived, the
     /// first `len` bytes of the item. Reads the line pointer without a content lock, which is
     /// fine for a hint: a concurrently changing or garbage value only makes the prefetch

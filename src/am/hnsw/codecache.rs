@@ -74,6 +74,9 @@ pub struct CopyInfo {
     /// check what they find.
     pub buffer: i32,
     pub at: u16,
+    /// The shared buffer the element's own page was in when it was copied (0: unknown); the
+    /// scan's re-check of a candidate pins it through this hint.
+    pub element_buffer: i32,
 }
 
 /// One index's cached elements: copy `n` has `info[n]` and its code at entry
@@ -169,7 +172,7 @@ impl CodeCache {
 
     /// Copy a live element's level, neighbour-tuple pointer and code (nothing when the budget
     /// does not allow the memory it would take: a new chunk, or a larger hash table).
-    pub fn insert(&mut self, id: u64, level: u8, neighbors: Tid, code: &[u8]) {
+    pub fn insert(&mut self, id: u64, level: u8, neighbors: Tid, element_buffer: i32, code: &[u8]) {
         debug_assert_eq!(code.len(), self.code_bytes);
         if self.slots.contains_key(&id) {
             return;
@@ -197,6 +200,7 @@ impl CodeCache {
             neighbors,
             buffer: 0,
             at: 0,
+            element_buffer,
         });
         self.slots.insert(id, n as u32);
         self.len += 1;

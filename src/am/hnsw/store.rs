@@ -282,15 +282,11 @@ impl PageGraph {
     }
 
     /// [`Self::with_element`] for an element a search just reached: when this backend has a
-    /// copy of it whose neighbour tuple is on the element's page, through the buffer that
-    /// page was last seen in (codecache.rs).
+    /// copy of it, through the buffer its page was in when it was copied (codecache.rs).
     pub fn with_found_element<R>(&self, id: u64, f: impl FnOnce(&ElementHeader, &[u8]) -> R) -> R {
         let recent = self.codes.as_ref().map_or(0, |codes| {
             let c = codes.borrow();
-            c.copy_of(id)
-                .map(|n| c.info(n))
-                .filter(|i| i.neighbors.block() == Tid::from_id(id).block())
-                .map_or(0, |i| i.buffer)
+            c.copy_of(id).map_or(0, |n| c.info(n).element_buffer)
         });
         self.with_element_in(id, recent, f)
     }

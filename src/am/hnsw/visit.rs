@@ -194,6 +194,7 @@ impl PageGraph {
                         t.to_id(),
                         h.level,
                         h.neighbor_tid(),
+                        p.buffer(),
                         &bytes[ELEMENT_HEADER..len],
                     );
                 }
@@ -251,7 +252,15 @@ impl PageGraph {
                     deleted: true,
                 });
                 match c.as_ref().and_then(|c| c.copy_of(id)) {
-                    Some(n) => hits.push((first + i, n)),
+                    Some(n) => {
+                        // start every copy's first lines now: the loads of the whole batch
+                        // overlap (the rest of each is prefetched one copy ahead below)
+                        if let Some(c) = c.as_ref() {
+                            let code = c.copy(n).1;
+                            ruvec_distance::prefetch_bytes(code.as_ptr(), code.len().min(128));
+                        }
+                        hits.push((first + i, n))
+                    }
                     None => missing.push(i),
                 }
             }
