@@ -57,9 +57,10 @@ impl Locked {
     /// is `ReadBufferExtended`.
     ///
     /// # Safety
-    /// As [`Self::read`]; `recent` is 0 or a shared buffer number this backend got from a
-    /// [`Locked::buffer`] of the same relation (any block: the tag check catches a buffer that
-    /// has been given to another page since).
+    /// As [`Self::read`]; `recent` is 0 or a buffer number this backend got from
+    /// [`Locked::buffer`] or [`Pinned::buffer`] (any block of any relation: the tag check
+    /// catches a buffer that holds another page by now; local buffers, of temporary
+    /// relations, are negative and not tried).
     pub unsafe fn read_recent(
         rel: pg_sys::Relation,
         blk: pg_sys::BlockNumber,

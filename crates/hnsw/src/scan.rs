@@ -258,10 +258,8 @@ impl<S: GraphRead + ?Sized> Scan<S> {
         )?;
         self.spill.max_tuples = self.params.max_scan_tuples;
         self.stats.batches += 1;
-        {
-            self.set_radius(&w, ef);
-            self.spill.absorb_pending(self.radius);
-        }
+        self.set_radius(&w, ef);
+        self.spill.absorb_pending(self.radius);
         Ok(())
     }
 

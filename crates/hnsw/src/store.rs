@@ -39,6 +39,7 @@ pub trait VisitedSet<Id> {
     fn clear(&mut self);
     /// How many ids are in the set.
     fn len(&self) -> usize;
+    /// No id is in the set.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
