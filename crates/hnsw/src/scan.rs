@@ -217,35 +217,18 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             }
         }
         let ef = self.params.ef_search.max(1);
-        if self.params.mode == ScanMode::Off {
-            // One batch and nothing after it: the plain search, without keeping every visited
-            // node for a next batch (a few hundred pushes per scan that would be thrown away).
-            let (w, _) = layer_search(
-                store,
-                &target,
-                &start,
-                ef,
-                0,
-                visited,
-                &mut self.ticker,
-                None,
-            )?;
-            self.spill.tuples = visited.len() as u64;
-            self.stats.batches += 1;
-            self.spill.pending = w
-                .iter()
-                .filter(|f| !f.deleted)
-                .map(|f| Reverse(*f))
-                .collect();
-            self.drained = true;
-            return Ok(());
-        }
-        // The first batch is never cut short by the budget. It adds nearly every element it
+        // With iterative scans off there is one batch and nothing after it: the plain search,
+        // without keeping every visited node for a next batch (a few hundred pushes per scan
+        // that would be thrown away). Otherwise the first batch adds nearly every element it
         // visits to both spill lists (m = 16: ~350 at ef_search 16 on sift5k, ~580 at 40 on
-        // a 384-d set): room for about that up front instead of a dozen reallocations.
-        self.spill.new_pending.reserve(ef * 20);
-        self.spill.new_frontier.reserve(ef * 20);
-        self.spill.max_tuples = u64::MAX;
+        // a 384-d set): room for about that up front instead of a dozen reallocations; and
+        // it is never cut short by the budget.
+        let off = self.params.mode == ScanMode::Off;
+        if !off {
+            self.spill.new_pending.reserve(ef * 20);
+            self.spill.new_frontier.reserve(ef * 20);
+            self.spill.max_tuples = u64::MAX;
+        }
         let (w, _) = layer_search(
             store,
             &target,
@@ -254,10 +237,20 @@ impl<S: GraphRead + ?Sized> Scan<S> {
             0,
             visited,
             &mut self.ticker,
-            Some(&mut self.spill),
+            (!off).then_some(&mut self.spill),
         )?;
-        self.spill.max_tuples = self.params.max_scan_tuples;
         self.stats.batches += 1;
+        if off {
+            self.spill.tuples = visited.len() as u64;
+            self.spill.pending = w
+                .iter()
+                .filter(|f| !f.deleted)
+                .map(|f| Reverse(*f))
+                .collect();
+            self.drained = true;
+            return Ok(());
+        }
+        self.spill.max_tuples = self.params.max_scan_tuples;
         self.set_radius(&w, ef);
         self.spill.absorb_pending(self.radius);
         Ok(())
