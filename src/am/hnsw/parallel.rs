@@ -33,7 +33,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use pgrx::{pg_sys, PgSqlErrorCode};
 use ruvec_hnsw::{
     batch_size, BatchPlan, Candidate, GraphHeader, HnswParams, Known, KnownDistances, Level,
-    Measured, MemoryError, MemoryGraph, SharedLayout, VectorMirror,
+    Measured, MemoryError, MemoryGraph, SharedLayout, VectorMirror, KNOWN_MIN_DIMS,
 };
 
 use crate::error::raise_with;
@@ -93,6 +93,9 @@ struct WorkLayout {
     plans: usize,
     known_len: usize,
     known: usize,
+    /// Known-distance entries per row: KNOWN_CAP, or 0 below KNOWN_MIN_DIMS (the searches
+    /// keep none there).
+    known_cap: usize,
     items: usize,
     pool: usize,
     size: usize,
@@ -113,8 +116,9 @@ impl WorkLayout {
         let rows = take(max_batch * dims * 4);
         let levels = take(max_batch);
         let plans = take(max_batch * plan_words * 4);
+        let known_cap = if dims >= KNOWN_MIN_DIMS { KNOWN_CAP } else { 0 };
         let known_len = take(max_batch * 4);
-        let known = take(max_batch * KNOWN_CAP * core::mem::size_of::<Measured>());
+        let known = take(max_batch * known_cap * core::mem::size_of::<Measured>());
         let items = take(ITEM_CAP * 4 * 4);
         let pool = take(POOL_CAP * 8);
         WorkLayout {
@@ -126,6 +130,7 @@ impl WorkLayout {
             plans,
             known_len,
             known,
+            known_cap,
             items,
             pool,
             size: (at + 7) & !7,
@@ -162,7 +167,7 @@ impl Work {
         // SAFETY: i < max_batch.
         unsafe { self.slice::<u32>(self.l.plans + i * self.l.plan_words * 4, self.l.plan_words) }
     }
-    /// Row `i`'s known distances: pointers to its length word and its KNOWN_CAP entries.
+    /// Row `i`'s known distances: pointers to its length word and its `known_cap` entries.
     fn known_slot(&self, i: usize) -> (*mut u32, *mut Measured) {
         assert!(i < self.l.max_batch);
         // SAFETY (offsets): i < max_batch, so both lie inside their areas; Measured is two
@@ -171,20 +176,21 @@ impl Work {
             (
                 (self.base.add(self.l.known_len) as *mut u32).add(i),
                 self.base
-                    .add(self.l.known + i * KNOWN_CAP * core::mem::size_of::<Measured>())
+                    .add(self.l.known + i * self.l.known_cap * core::mem::size_of::<Measured>())
                     as *mut Measured,
             )
         }
     }
-    /// Write row `i`'s known distances (its nearest KNOWN_CAP, sorted by id).
+    /// Write row `i`'s known distances (its nearest `known_cap`, sorted by id).
     fn put_known(&self, i: usize, mut known: Known) {
-        if known.len() > KNOWN_CAP {
-            known.select_nth_unstable_by(KNOWN_CAP, |a, b| a.distance.total_cmp(&b.distance));
-            known.truncate(KNOWN_CAP);
+        let cap = self.l.known_cap;
+        if known.len() > cap {
+            known.select_nth_unstable_by(cap, |a, b| a.distance.total_cmp(&b.distance));
+            known.truncate(cap);
             known.sort_unstable_by_key(|m| m.id);
         }
         let (len, slot) = self.known_slot(i);
-        // SAFETY: row i's slot has room for KNOWN_CAP entries; the PLAN phase gives each row
+        // SAFETY: row i's slot has room for `known_cap` entries; the PLAN phase gives each row
         // one writer and nobody reads the slot before the phase's closing barrier.
         unsafe {
             core::ptr::copy_nonoverlapping(known.as_ptr(), slot, known.len());
@@ -195,9 +201,9 @@ impl Work {
     /// BACKLINK, so through shared references only).
     fn known(&self, i: usize) -> &[Measured] {
         let (len, slot) = self.known_slot(i);
-        // SAFETY: written in the PLAN phase (at most KNOWN_CAP entries); nobody writes these
+        // SAFETY: written in the PLAN phase (at most `known_cap` entries); nobody writes these
         // areas during BACKLINK.
-        unsafe { core::slice::from_raw_parts(slot, (*len as usize).min(KNOWN_CAP)) }
+        unsafe { core::slice::from_raw_parts(slot, (*len as usize).min(self.l.known_cap)) }
     }
     fn item(&self, i: usize) -> &mut [u32] {
         // SAFETY: i < ITEM_CAP; items are [nb, level, pool start, pool len].

@@ -238,7 +238,8 @@ impl PageGraph {
         let mut missing: Vec<usize> = Vec::new();
         {
             let c = codes.as_ref().map(|c| c.borrow());
-            // Look every id up first, then measure the copies, each one's lines prefetched
+            // Look every id up first (starting each copy's first lines on the way, so the
+            // batch's loads overlap), then measure the copies, each one's whole code prefetched
             // while the one before it is measured: the copies lie scattered over megabytes
             // that are not in the CPU's caches, and measuring one straight after looking it
             // up stalls on its loads (perf: most of the kernel's time in the loads of the
@@ -251,15 +252,11 @@ impl PageGraph {
                     level: 0,
                     deleted: true,
                 });
-                match c.as_ref().and_then(|c| c.copy_of(id)) {
-                    Some(n) => {
-                        // start every copy's first lines now: the loads of the whole batch
-                        // overlap (the rest of each is prefetched one copy ahead below)
-                        if let Some(c) = c.as_ref() {
-                            let code = c.copy(n).1;
-                            ruvec_distance::prefetch_bytes(code.as_ptr(), code.len().min(128));
-                        }
-                        hits.push((first + i, n))
+                match c.as_ref().and_then(|c| Some((c, c.copy_of(id)?))) {
+                    Some((c, n)) => {
+                        let code = c.copy(n).1;
+                        ruvec_distance::prefetch_bytes(code.as_ptr(), code.len().min(128));
+                        hits.push((first + i, n));
                     }
                     None => missing.push(i),
                 }
