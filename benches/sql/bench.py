@@ -3,15 +3,15 @@
 
     target/pyenv/bin/python benches/sql/bench.py --dataset sift5k --engines exact,ruvec,pgvector
 
-Loads the dataset into one table per engine (binary COPY), builds the index, then for every
-ef_search value checks the plan, measures tie-aware recall@k, QPS with 1..N clients and
-latency, and finally times inserts into the indexed table. Prints a Markdown report and writes
+Loads the dataset into one table per engine (binary COPY), builds the indexes, checks the
+plans, then for every ef_search value measures tie-aware recall@k, QPS with 1..N clients and
+latency, and finally times inserts into the indexed tables; the engines take turns in every
+phase (runner.py). Prints a Markdown report and writes
 the full results as JSON under target/bench-results/. See benches/sql/README.md.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -23,9 +23,9 @@ from pathlib import Path
 import psycopg
 
 import engines as eng
-import measure
 import report
-from datasets import DATASET_HELP, METRICS, Dataset, load_dataset, per_query_recall
+import runner
+from datasets import DATASET_HELP, METRICS, Dataset, load_dataset
 from server import REPO_ROOT, database, environment, library_stamp, log, wait_for_server
 
 
@@ -45,6 +45,7 @@ class Config:
     repeat: int
     min_time: float
     trials: int
+    build_trials: int
     warmup: int
     insert_rows: int
     maintenance_work_mem: str
@@ -90,7 +91,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--min-time", type=float, default=5.0,
                     help="minimum seconds per timed run; clients keep cycling the queries until then")
     ap.add_argument("--trials", type=int, default=1,
-                    help="repeat each timed run N times and report the fastest (for noisy machines)")
+                    help="repeat each timed run N times and report the fastest (for noisy machines); "
+                         "the engines take turns, in alternating order")
+    ap.add_argument("--build-trials", type=int, default=1,
+                    help="build each index N times, engines taking turns in alternating order, and "
+                         "report the fastest build")
     ap.add_argument("--warmup", type=int, default=50, help="untimed queries per client before timing")
     ap.add_argument("--insert-rows", type=int, default=2000, help="rows for the insert-throughput test (0: skip)")
     ap.add_argument("--maintenance-work-mem", default="1GB", help="for CREATE INDEX (default 1GB)")
@@ -127,127 +132,11 @@ def config_from(args: argparse.Namespace) -> Config:
         dataset=args.dataset, engines=names, metric=args.metric, m=args.m, ef_construction=args.ef_construction,
         ef_search=tuple(sorted(set(args.ef_search))), k=args.k, clients=tuple(sorted(set(args.clients))),
         queries=args.queries, repeat=args.repeat, min_time=args.min_time, trials=max(1, args.trials),
+        build_trials=max(1, args.build_trials),
         warmup=args.warmup, insert_rows=args.insert_rows, maintenance_work_mem=args.maintenance_work_mem,
         parallel_workers=args.parallel_workers, recall_target=args.recall_target, clusters=args.clusters,
         seed=args.seed, keep_tables=args.keep_tables, force_index=args.force_index,
         pin=args.pin, rerank=args.rerank, code_cache_mem=args.code_cache_mem)
-
-
-# ---------------------------------------------------------------------------------------------
-# One engine
-
-
-def query_setup(dsn: str, engine: eng.EngineSpec, schema: str, oid: int, ds: Dataset,
-                ef: int | None, cfg: Config) -> measure.QuerySetup:
-    """Session settings and k-NN query of one engine at one ef_search value."""
-    return measure.QuerySetup(dsn, oid, measure.session_settings(engine, ef, cfg.force_index, cfg.rerank,
-                                                                      cfg.code_cache_mem),
-                              measure.knn_query(engine, schema, ds.metric, cfg.k, ds.dim, ef))
-
-
-def check_plans(setups: dict, engine: eng.EngineSpec, schema: str, ds: Dataset) -> str:
-    """EXPLAIN at every ef_search before timing anything (raises measure.PlanError early).
-    Returns the plan at the first ef_search, for the report."""
-    plans = []
-    for setup in setups.values():
-        with measure.open_session(setup) as conn:
-            plans.append(measure.check_plan(conn, setup, engine, schema, ds.queries[0]))
-    return plans[0]
-
-
-def measure_point(setup: measure.QuerySetup, engine: eng.EngineSpec, ds: Dataset,
-                  params: list[eng.EncodedVector], ef: int | None, cfg: Config) -> dict:
-    """Recall pass (which is also the warm-up) and timed runs for one ef_search value."""
-    with measure.open_session(setup) as conn:
-        ids = measure.run_queries(conn, setup, params)
-        measure.verify_settings(conn, setup)
-    recalls = per_query_recall(ds, ids, cfg.k)
-    timings = [best_of(setup, params, c, cfg) for c in cfg.clients]
-    log(f"  {engine.name} ef_search={ef}: recall@{cfg.k} {recalls.mean():.4f}, "
-        + ", ".join(f"{t['clients']}c {t['qps']:.0f} QPS" for t in timings))
-    return {"ef_search": ef, "recall": float(recalls.mean()), "min_query_recall": float(recalls.min()),
-            "queries_below_half_recall": int((recalls < 0.5).sum()), "timings": timings}
-
-
-def best_of(setup: measure.QuerySetup, params: list[eng.EncodedVector], clients: int, cfg: Config) -> dict:
-    """The timed run with `clients` clients, cfg.trials times; keeps the highest-QPS trial
-    (interference from other load only ever slows a run down) and every trial's QPS."""
-    trials = [measure.run_clients(setup, params, clients, repeat=cfg.repeat, min_time=cfg.min_time,
-                                  warmup=cfg.warmup, pin=cfg.pin) for _ in range(cfg.trials)]
-    best = max(trials, key=lambda t: t["qps"])
-    return {**best, "trial_qps": [t["qps"] for t in trials]}
-
-
-def load_and_build(conn: psycopg.Connection, engine: eng.EngineSpec, schema: str, oid: int,
-                   ds: Dataset, cfg: Config) -> dict:
-    """Create the table, COPY the base rows, VACUUM ANALYZE, build the index; timings + sizes."""
-    eng.create_table(conn, engine, schema, ds.dim)
-    out = {"load_s": eng.copy_rows(conn, engine, oid, 0, ds.base)}
-    eng.vacuum_analyze(conn, engine)
-    log(f"  {engine.name}: loaded {len(ds.base):,} rows in {out['load_s']:.2f} s")
-    if engine.indexed:
-        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
-            conn.execute("CHECKPOINT")
-        out["build_s"], out["notices"] = eng.build_index(conn, engine, schema, ds.metric, ds.dim, m=cfg.m,
-                                         ef_construction=cfg.ef_construction,
-                                         maintenance_work_mem=cfg.maintenance_work_mem,
-                                         parallel_workers=cfg.parallel_workers)
-        log(f"  {engine.name}: built {engine.method} index in {out['build_s']:.2f} s")
-    out.update(eng.relation_sizes(conn, engine))
-    return out
-
-
-def insert_throughput(conn: psycopg.Connection, engine: eng.EngineSpec, ds: Dataset, cfg: Config) -> dict:
-    """Insert cfg.insert_rows new rows into the indexed table (after all queries ran)."""
-    if cfg.insert_rows <= 0:
-        return {}
-    seconds = eng.insert_rows(conn, engine, len(ds.base), ds.extra_rows(cfg.insert_rows, cfg.seed))
-    log(f"  {engine.name}: inserted {cfg.insert_rows:,} rows in {seconds:.2f} s")
-    return {"insert_s": seconds, "insert_rows_per_s": cfg.insert_rows / seconds}
-
-
-def measure_engine(conn: psycopg.Connection, dsn: str, engine: eng.EngineSpec, schema: str,
-                   ds: Dataset, cfg: Config, out: dict) -> None:
-    """Load, build, check the plans, measure every ef_search, then time inserts. Results go
-    into `out` as they come, so a failure part-way keeps what was measured before it."""
-    oid = eng.vector_type_oid(conn, schema)
-    eng.register_vector_dumper(conn, oid)
-    eng.check_access_method(conn, engine)
-    out.update(load_and_build(conn, engine, schema, oid, ds, cfg))
-    efs = cfg.ef_search if engine.indexed else (None,)
-    setups = {ef: query_setup(dsn, engine, schema, oid, ds, ef, cfg) for ef in efs}
-    out["plan"] = check_plans(setups, engine, schema, ds)
-    params = eng.encode_vectors(ds.queries)
-    out["points"] = []
-    for ef in efs:
-        out["points"].append(measure_point(setups[ef], engine, ds, params, ef, cfg))
-    out.update(insert_throughput(conn, engine, ds, cfg))
-
-
-def run_engine(dsn: str, engine: eng.EngineSpec, schema: str | None, ds: Dataset, cfg: Config) -> dict:
-    """All measurements for one engine, never raising for the engine's own failures.
-
-    Status 'unavailable' (extension, access method or GUC missing) or 'FAILED' (the plan does
-    not use the index, a query errors, the backend crashes) comes with a reason; the run goes
-    on with the next engine."""
-    result = {"engine": engine.name, "method": engine.method or "seq scan", "status": "ok"}
-    if schema is None:
-        return {**result, "status": "unavailable", "reason": f"extension {engine.extension} is not available"}
-    log(f"engine {engine.name} ({engine.extension} in schema {schema}, {result['method']})")
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            measure_engine(conn, dsn, engine, schema, ds, cfg, result)
-    except eng.EngineUnavailable as exc:
-        result.update(status="unavailable", reason=str(exc))
-    except (measure.MeasurementError, psycopg.Error) as exc:
-        result.update(status="FAILED", reason=f"{type(exc).__name__}: {exc}".strip(),
-                      detail=getattr(exc, "detail", None))
-    if result["status"] != "ok":
-        log(f"  {engine.name}: {result['status']}: {result['reason']}")
-    if result["status"] != "ok" or not cfg.keep_tables:
-        with wait_for_server(dsn) as conn:
-            eng.drop_table(conn, engine)
-    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +165,7 @@ def write_json(run: dict, out_dir: Path) -> Path:
 
 
 def run_engines(dsn: str, ds: Dataset, cfg: Config) -> tuple[dict, list[dict]]:
-    """Install the extensions, describe the environment, run every engine in turn.
+    """Install the extensions, describe the environment, run the engines (runner.py).
 
     The environment is stamped again at the end: if ruvec.so was replaced during the run
     (another session reinstalling it), the report says so."""
@@ -284,7 +173,7 @@ def run_engines(dsn: str, ds: Dataset, cfg: Config) -> tuple[dict, list[dict]]:
         needed = {eng.ENGINES[n].extension for n in cfg.engines}
         schemas = {ext: eng.ensure_extension(conn, ext) for ext in sorted(needed)}
         env = environment(conn)
-    results = [run_engine(dsn, eng.ENGINES[n], schemas[eng.ENGINES[n].extension], ds, cfg) for n in cfg.engines]
+    results = runner.run_all(dsn, [(eng.ENGINES[n], schemas[eng.ENGINES[n].extension]) for n in cfg.engines], ds, cfg)
     env["load_average_end"] = os.getloadavg()
     with wait_for_server(dsn) as conn:
         env["ruvec_library_end"] = library_stamp(conn, "ruvec")

@@ -72,7 +72,8 @@ def header_lines(run: dict) -> list[str]:
         f"- Dataset `{ds['name']}`: {ds['n']:,} × {ds['dim']} base, {ds['queries']:,} queries, "
         f"metric {ds['metric']}, k = {c['k']}; {ds['source']}",
         f"- Index: m = {c['m']}, ef_construction = {c['ef_construction']}; maintenance_work_mem = "
-        f"{c['maintenance_work_mem']}, max_parallel_maintenance_workers = {c['parallel_workers']}",
+        f"{c['maintenance_work_mem']}, max_parallel_maintenance_workers = {c['parallel_workers']}; "
+        f"build time: fastest of {c.get('build_trials', 1)} build(s)",
         "- ruvec storage tiers: ruvec.rerank = "
         + (str(c['rerank']) if c.get('rerank') is not None else "ef_search (every candidate of the first batch)")
         + "; pgvector-bq re-ranks ef_search Hamming candidates by the exact distance in SQL",
@@ -81,7 +82,7 @@ def header_lines(run: dict) -> list[str]:
         f"- Queries: prepared, binary parameters, jit = off, max_parallel_workers_per_gather = 0"
         f"{', enable_seqscan = off for indexed engines' if c['force_index'] else ''}; {c['warmup']} warm-up queries per client, "
         f"each client runs the query list ≥ {c['repeat']}× from its own offset and for ≥ {c['min_time']:g} s; "
-        f"best of {c['trials']} trial(s)"
+        f"best of {c['trials']} trial(s), engines taking turns in alternating order"
         f"{'; client i and its backend pinned to CPU i' if c['pin'] else '; no CPU pinning'}",
         f"- {env['postgres']}; extensions: {env['extensions']}; shared_buffers {env['shared_buffers']}",
         f"- Libraries: ruvec.so {env.get('ruvec_library') or '–'}; vector.so {env.get('vector_library') or '–'}",
