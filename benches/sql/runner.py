@@ -1,11 +1,12 @@
-"""The run's phases, every engine in step: load all, build all, then per ef_search the recall
-passes and the timed trials, then inserts.
+"""The run's phases, every engine in step: load all, build all, check all plans, every
+(engine, ef_search) cell's recall pass, the timed trials, then inserts.
 
 Engines take turns within each phase and the order flips every round (A B, B A, A B, ...), so
 a machine that slows down or speeds up during the run (other jobs on a small VM) weighs on
 both sides of a ruvec/pgvector ratio alike instead of on whichever engine ran later. With
 `--build-trials N` the index is built N times in that alternating order and the fastest build
-is kept; `--trials N` does the same for every timed query run.
+is kept; with `--trials N` every cell makes one timed run per round, N rounds, and keeps its
+fastest.
 
 A failure ends only the engine it happened in (status 'unavailable' or 'FAILED' with the
 reason); the others go on.
@@ -137,10 +138,10 @@ def recall_pass(run: EngineRun, ds: Dataset, cfg, ef: int | None, params) -> Non
 
 
 def timed(run: EngineRun, cfg, ef: int | None, params, clients: int, trials: dict) -> None:
-    """One timed run; trials[engine] collects them for best_of."""
+    """One timed run; trials[(engine, ef)] collects them for best_of."""
     t = measure.run_clients(run.setups[ef], params, clients, repeat=cfg.repeat, min_time=cfg.min_time,
                             warmup=cfg.warmup, pin=cfg.pin)
-    trials.setdefault(run.engine.name, []).append(t)
+    trials.setdefault((run.engine.name, ef), []).append(t)
 
 
 def best_of(trials: list[dict]) -> dict:
@@ -164,26 +165,36 @@ def inserts(run: EngineRun, ds: Dataset, cfg) -> None:
 
 
 def measure_points(runs: list[EngineRun], ds: Dataset, cfg) -> None:
-    """Per ef_search value (one value, None, for unindexed engines): every engine's recall
-    pass, then per client count cfg.trials rounds of timed runs, engines taking turns."""
+    """Every (engine, ef_search) cell's recall pass, then per client count cfg.trials rounds in
+    which every cell makes one timed run, in alternating order (unindexed engines have one
+    cell, ef_search None).
+
+    Spreading each cell's trials over the whole timed phase, rather than running them back to
+    back, lets every cell meet the same fast and slow stretches of a noisy machine (on the
+    2-vCPU VM the same cell's QPS moves by up to 2x for tens of seconds at a time), so the
+    best of each cell's trials compares like with like."""
     params = eng.encode_vectors(ds.queries)
-    for ef in sorted({ef for r in runs if r.ok for ef in r.setups}, key=lambda e: (e is not None, e or 0)):
-        here = [r for r in runs if ef in r.setups]
-        for r in here:
-            r.step(recall_pass, ds, cfg, ef, params)
-        for clients in cfg.clients:
-            trials: dict[str, list[dict]] = {}
-            for t in range(cfg.trials):
-                for r in in_turns(here, t):
-                    r.step(timed, cfg, ef, params, clients, trials)
-            for r in here:
-                if r.ok:
-                    r.result["points"][-1]["timings"].append(best_of(trials[r.engine.name]))
-        for r in here:
+    cells = [(r, ef) for r in runs if r.ok for ef in r.setups]
+    for r, ef in cells:
+        r.step(recall_pass, ds, cfg, ef, params)
+    for clients in cfg.clients:
+        trials: dict[tuple[str, int | None], list[dict]] = {}
+        for t in range(cfg.trials):
+            for r, ef in (cells if t % 2 == 0 else cells[::-1]):
+                r.step(timed, cfg, ef, params, clients, trials)
+        for r, ef in cells:
             if r.ok:
-                p = r.result["points"][-1]
-                log(f"  {r.engine.name} ef_search={ef}: recall@{cfg.k} {p['recall']:.4f}, "
-                    + ", ".join(f"{t['clients']}c {t['qps']:.0f} QPS" for t in p["timings"]))
+                point(r, ef)["timings"].append(best_of(trials[(r.engine.name, ef)]))
+    for r, ef in cells:
+        if r.ok:
+            p = point(r, ef)
+            log(f"  {r.engine.name} ef_search={ef}: recall@{cfg.k} {p['recall']:.4f}, "
+                + ", ".join(f"{t['clients']}c {t['qps']:.0f} QPS" for t in p["timings"]))
+
+
+def point(run: EngineRun, ef: int | None) -> dict:
+    """The engine's result point at `ef`."""
+    return next(p for p in run.result["points"] if p["ef_search"] == ef)
 
 
 def run_all(dsn: str, specs: list[tuple[eng.EngineSpec, str | None]], ds: Dataset, cfg) -> list[dict]:
