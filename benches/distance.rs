@@ -9,7 +9,8 @@
 //! extension calls it) and `scalar` (`ruvec_distance::scalar`). For f16 L2 and
 //! dot there is also `simsimd_raw`, simsimd's own dispatched f16 kernel, which
 //! on CPUs with AVX-512-FP16 accumulates in f16 and is therefore not used by
-//! ruvec: it shows what the f32-accumulating replacement costs.
+//! ruvec: it shows what the f32-accumulating replacement costs. `f32_cosine_2mb`
+//! compares operands on and off cache-line boundaries (`AlignedF32`).
 
 use criterion::{BenchmarkId, Criterion};
 use half::f16;
@@ -113,6 +114,40 @@ fn bench_f16(c: &mut Criterion) {
     bench_kernel(c, "f16_l1", "scalar", to_f16, rd::scalar::l1_f16);
 }
 
+/// Operand alignment: cosine distances from one 1,024-d query to 500 stored vectors (2 MB,
+/// about a core's L2, the size of bge-m3's code cache) in a scattered order, with both
+/// operands starting on a cache line (`aligned`, as ruvec's query copy and code cache keep
+/// them) or 16 bytes past one (`offset16`, where malloc puts large blocks). Reported per
+/// distance (the group's throughput is one element per call).
+fn bench_alignment(c: &mut Criterion) {
+    const DIM: usize = 1024;
+    const N: usize = 500;
+    let mut g = c.benchmark_group("f32_cosine_2mb");
+    g.throughput(criterion::Throughput::Elements(N as u64));
+    for (name, offset) in [("aligned", 0usize), ("offset16", 16)] {
+        // 64 spare floats: room to start the vectors at `offset` bytes past a line
+        let mut data = vec![0f32; N * DIM + 64];
+        let mut query = vec![0f32; DIM + 64];
+        let start = |v: &[f32]| ((64 - v.as_ptr() as usize % 64) % 64 + offset) / 4;
+        let (ds, qs) = (start(&data), start(&query));
+        data[ds..ds + N * DIM].copy_from_slice(&values(N * DIM, 3));
+        query[qs..qs + DIM].copy_from_slice(&values(DIM, 4));
+        let (data, query) = (&data[ds..ds + N * DIM], &query[qs..qs + DIM]);
+        // a fixed permutation (7919 is prime to 500), so the hardware prefetcher cannot run ahead
+        let order: Vec<usize> = (0..N).map(|i| i * 7919 % N).collect();
+        g.bench_function(name, |bench| {
+            bench.iter(|| {
+                let mut acc = 0.0;
+                for &i in &order {
+                    acc += rd::cosine_distance_f32(black_box(query), &data[i * DIM..(i + 1) * DIM]);
+                }
+                acc
+            })
+        });
+    }
+    g.finish();
+}
+
 fn main() {
     eprintln!("simd_backend: {}", rd::simd_backend());
     let mut c = Criterion::default()
@@ -122,5 +157,6 @@ fn main() {
         .configure_from_args();
     bench_f32(&mut c);
     bench_f16(&mut c);
+    bench_alignment(&mut c);
     c.final_summary();
 }

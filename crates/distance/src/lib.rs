@@ -42,11 +42,13 @@ use half::f16;
 use simsimd::{BinarySimilarity, SpatialSimilarity};
 use std::sync::OnceLock;
 
+mod aligned;
 mod cosine;
 mod kernels;
 pub mod scalar;
 mod sparse;
 
+pub use aligned::AlignedF32;
 pub use sparse::{cosine_distance_sparse, dot_sparse, l1_sparse, l2_squared_sparse};
 
 /// Trims two slices to their common length.

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use half::f16;
 use pgrx::{pg_sys, PgSqlErrorCode};
-use ruvec_distance as dist;
+use ruvec_distance::{self as dist, AlignedF32};
 use ruvec_quant::{Pq, PqBits, PqTable, QuantError, Rbq, RbqQuery, Sq8, Sq8Query};
 
 use super::auto::{AutoCodec, AutoQuery};
@@ -156,7 +156,8 @@ pub enum Codec {
 
 /// A prepared query, in the form the stored bytes are compared with.
 pub enum Query {
-    F32(Vec<f32>),
+    /// Kept 64-byte aligned: see `AlignedF32`.
+    F32(AlignedF32),
     F16(Vec<f16>),
     Bit(Vec<u8>),
     /// int8 tier: the (normalised for cosine) query, prepared for the codebook.
@@ -201,7 +202,7 @@ pub fn native_f32(kind: ElemKind, v: &[u8]) -> Vec<f32> {
 /// Bytes laid out as `kind`'s values, as an exact query.
 fn plain_query(kind: ElemKind, v: &[u8]) -> Query {
     match kind {
-        ElemKind::F32 => Query::F32(native_f32(kind, v)),
+        ElemKind::F32 => Query::F32(native_f32(kind, v).into()),
         ElemKind::F16 => Query::F16(
             v.chunks_exact(2)
                 .map(|c| f16::from_ne_bytes([c[0], c[1]]))
@@ -345,7 +346,7 @@ impl Tier {
     /// The navigation query for an exact query (`value::query`, in the column's type).
     pub fn query(&self, exact: &Query) -> Query {
         let f = || match exact {
-            Query::F32(v) => v.clone(),
+            Query::F32(v) => v.to_vec(),
             Query::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
             _ => Vec::new(),
         };
@@ -358,13 +359,13 @@ impl Tier {
         };
         let qm = quant_metric(self.metric);
         match (&self.codec, self.storage) {
-            (Codec::Plain, Storage::F32) => Query::F32(f()),
+            (Codec::Plain, Storage::F32) => Query::F32(f().into()),
             (Codec::Plain, Storage::F16) => {
                 Query::F16(f().into_iter().map(f16::from_f32).collect())
             }
             (Codec::Plain, _) => match exact {
                 Query::Bit(b) => Query::Bit(b.clone()),
-                _ => Query::F32(f()),
+                _ => Query::F32(f().into()),
             },
             (Codec::Int8(q), _) => Query::Int8(q.prepare(qm, &coded())),
             (Codec::Pq(q), _) => {
@@ -377,7 +378,7 @@ impl Tier {
                 let native = match exact {
                     Query::F32(v) => Query::F32(v.clone()),
                     Query::F16(v) => Query::F16(v.clone()),
-                    _ => Query::F32(f()),
+                    _ => Query::F32(f().into()),
                 };
                 Query::Auto(Box::new(
                     a.prepare(qm, native, &coded())
@@ -405,11 +406,11 @@ impl Tier {
                 };
                 plain_query(layout, stored)
             }
-            Codec::Int8(q) => Query::F32(q.decode(stored)),
-            Codec::Pq(q) => Query::F32(q.decode(stored)),
+            Codec::Int8(q) => Query::F32(q.decode(stored).into()),
+            Codec::Pq(q) => Query::F32(q.decode(stored).into()),
             // rotated coordinates: O(dims), and distances between elements are the same
-            Codec::Binary(q) => Query::F32(q.decode_rotated(stored)),
-            Codec::Auto(a) => Query::F32(a.binary.decode_rotated(self.code_part(stored))),
+            Codec::Binary(q) => Query::F32(q.decode_rotated(stored).into()),
+            Codec::Auto(a) => Query::F32(a.binary.decode_rotated(self.code_part(stored)).into()),
         }
     }
 
@@ -462,7 +463,7 @@ fn typed<T: Copy, const N: usize>(v: &[u8], conv: fn([u8; N]) -> T) -> std::borr
 /// A plain query's values as bytes in the stored layout.
 fn query_bytes(q: &Query) -> &[u8] {
     match q {
-        Query::F32(v) => bytemuck::cast_slice(v),
+        Query::F32(v) => bytemuck::cast_slice(&v[..]),
         Query::F16(v) => bytemuck::cast_slice(v),
         Query::Bit(v) => v,
         Query::Int8(_) | Query::Pq(_) | Query::Binary(_) | Query::Auto(_) => &[],

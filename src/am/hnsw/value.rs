@@ -85,7 +85,7 @@ pub unsafe fn query(kind: ElemKind, dims: usize, datum: pg_sys::Datum) -> Query 
             ElemKind::F32 => {
                 let v = Dense::<f32>::from_datum_unchecked(datum);
                 check_dims(dims, v.dim());
-                Query::F32(v.as_slice().to_vec())
+                Query::F32(ruvec_distance::AlignedF32::from_slice(v.as_slice()))
             }
             ElemKind::F16 => {
                 let v = Dense::<f16>::from_datum_unchecked(datum);
