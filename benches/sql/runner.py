@@ -14,7 +14,7 @@ reason); the others go on.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from typing import Callable
 
 import psycopg
 from psycopg import sql
