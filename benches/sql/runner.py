@@ -66,10 +66,10 @@ class EngineRun:
             self.conn = None
 
 
-def in_turns(runs: list[EngineRun], round_no: int) -> list[EngineRun]:
-    """The engines still ok, in the given order on even rounds and reversed on odd ones."""
-    live = [r for r in runs if r.ok]
-    return live if round_no % 2 == 0 else live[::-1]
+def in_turns(items: list, round_no: int) -> list:
+    """`items` in the given order on even rounds and reversed on odd ones (engines that
+    failed are skipped by EngineRun.step)."""
+    return items if round_no % 2 == 0 else items[::-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def measure_points(runs: list[EngineRun], ds: Dataset, cfg) -> None:
     for clients in cfg.clients:
         trials: dict[tuple[str, int | None], list[dict]] = {}
         for t in range(cfg.trials):
-            for r, ef in (cells if t % 2 == 0 else cells[::-1]):
+            for r, ef in in_turns(cells, t):
                 r.step(timed, cfg, ef, params, clients, trials)
         for r, ef in cells:
             if r.ok:

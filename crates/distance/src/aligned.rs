@@ -1,4 +1,4 @@
-//! `f32` vectors that start on a cache line.
+//! Buffers and `f32` vectors that start on a cache line.
 //!
 //! The AVX-512 kernels load 64 bytes at a time. A vector from `malloc` starts 16 bytes into a
 //! line (large blocks get a 16-byte header), so every one of its loads straddles two lines and
@@ -9,25 +9,57 @@
 
 use core::ops::{Deref, DerefMut};
 
-/// Sixteen floats, aligned like a cache line.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A cache line's worth of bytes, aligned like one.
+#[derive(Clone, Copy)]
 #[repr(C, align(64))]
-struct Line([f32; 16]);
+struct Line([u8; 64]);
 
-/// A vector of `f32` whose first element is 64-byte aligned; derefs to `[f32]`.
+/// Zero-initialised bytes whose first byte starts a cache line; derefs to `[u8]`. Anything laid
+/// out in it at multiples of 64 bytes (the code cache's copies of f32 codes of a multiple of 16
+/// dimensions) starts on a line too.
 #[derive(Clone, Default)]
-pub struct AlignedF32 {
+pub struct AlignedBytes {
     lines: Vec<Line>,
     len: usize,
 }
 
+impl AlignedBytes {
+    /// `len` zero bytes.
+    pub fn zeroed(len: usize) -> Self {
+        AlignedBytes {
+            lines: vec![Line([0; 64]); len.div_ceil(64)],
+            len,
+        }
+    }
+}
+
+impl Deref for AlignedBytes {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `lines` holds lines.len() * 64 >= len initialised bytes (a Line is 64 bytes
+        // without padding), contiguous; an empty Vec's dangling pointer is aligned and
+        // non-null, which is all a zero-length slice needs.
+        unsafe { core::slice::from_raw_parts(self.lines.as_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+impl DerefMut for AlignedBytes {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in deref, with the unique borrow of &mut self.
+        unsafe { core::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+/// A vector of `f32` whose first element is 64-byte aligned; derefs to `[f32]`.
+#[derive(Clone, Default)]
+pub struct AlignedF32(AlignedBytes);
+
 impl AlignedF32 {
     /// A copy of `v`.
     pub fn from_slice(v: &[f32]) -> Self {
-        let mut out = AlignedF32 {
-            lines: vec![Line([0.0; 16]); v.len().div_ceil(16)],
-            len: v.len(),
-        };
+        let mut out = AlignedF32(AlignedBytes::zeroed(v.len() * 4));
         out.copy_from_slice(v);
         out
     }
@@ -49,10 +81,9 @@ impl Deref for AlignedF32 {
     type Target = [f32];
     #[inline]
     fn deref(&self) -> &[f32] {
-        // SAFETY: `lines` holds lines.len() * 16 >= len initialised floats (a Line is 16 f32
-        // without padding), contiguous; an empty Vec's dangling pointer is aligned and
-        // non-null, which is all a zero-length slice needs.
-        unsafe { core::slice::from_raw_parts(self.lines.as_ptr().cast::<f32>(), self.len) }
+        // SAFETY: the bytes start 64-byte aligned (so f32-aligned), their length is a multiple
+        // of 4 (from_slice), and any bit pattern is a valid f32.
+        unsafe { core::slice::from_raw_parts(self.0.as_ptr().cast::<f32>(), self.0.len() / 4) }
     }
 }
 
@@ -60,7 +91,9 @@ impl DerefMut for AlignedF32 {
     #[inline]
     fn deref_mut(&mut self) -> &mut [f32] {
         // SAFETY: as in deref, with the unique borrow of &mut self.
-        unsafe { core::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<f32>(), self.len) }
+        unsafe {
+            core::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<f32>(), self.0.len() / 4)
+        }
     }
 }
 
@@ -79,6 +112,20 @@ impl core::fmt::Debug for AlignedF32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeroed_bytes_start_on_a_line() {
+        for n in [0usize, 1, 63, 64, 65, 262_144] {
+            let mut b = AlignedBytes::zeroed(n);
+            assert_eq!(b.len(), n);
+            assert!(b.iter().all(|&x| x == 0));
+            assert_eq!(b.as_ptr() as usize % 64, 0, "n = {n}");
+            if n > 0 {
+                b[n - 1] = 9;
+                assert_eq!(b[n - 1], 9);
+            }
+        }
+    }
 
     #[test]
     fn aligned_copy_of_any_length() {

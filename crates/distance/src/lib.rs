@@ -48,7 +48,7 @@ mod kernels;
 pub mod scalar;
 mod sparse;
 
-pub use aligned::AlignedF32;
+pub use aligned::{AlignedBytes, AlignedF32};
 pub use sparse::{cosine_distance_sparse, dot_sparse, l1_sparse, l2_squared_sparse};
 
 /// Trims two slices to their common length.

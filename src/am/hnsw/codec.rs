@@ -350,6 +350,11 @@ impl Tier {
             Query::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
             _ => Vec::new(),
         };
+        // The query as f32: an f32 one is cloned (staying aligned), not copied through a Vec.
+        let f32_query = || match exact {
+            Query::F32(v) => Query::F32(v.clone()),
+            _ => Query::F32(f().into()),
+        };
         let coded = || {
             let mut v = f();
             if self.metric == Metric::Cosine {
@@ -359,13 +364,13 @@ impl Tier {
         };
         let qm = quant_metric(self.metric);
         match (&self.codec, self.storage) {
-            (Codec::Plain, Storage::F32) => Query::F32(f().into()),
+            (Codec::Plain, Storage::F32) => f32_query(),
             (Codec::Plain, Storage::F16) => {
                 Query::F16(f().into_iter().map(f16::from_f32).collect())
             }
             (Codec::Plain, _) => match exact {
                 Query::Bit(b) => Query::Bit(b.clone()),
-                _ => Query::F32(f().into()),
+                _ => f32_query(),
             },
             (Codec::Int8(q), _) => Query::Int8(q.prepare(qm, &coded())),
             (Codec::Pq(q), _) => {
@@ -376,9 +381,8 @@ impl Tier {
             }
             (Codec::Auto(a), _) => {
                 let native = match exact {
-                    Query::F32(v) => Query::F32(v.clone()),
                     Query::F16(v) => Query::F16(v.clone()),
-                    _ => Query::F32(f().into()),
+                    _ => f32_query(),
                 };
                 Query::Auto(Box::new(
                     a.prepare(qm, native, &coded())

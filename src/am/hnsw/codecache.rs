@@ -48,6 +48,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use ruvec_distance::AlignedBytes;
 use ruvec_hnsw::FxBuildHasher;
 
 use super::format::Tid;
@@ -55,40 +56,11 @@ use crate::gucs;
 
 /// Copies are kept in chunks of about this many bytes, allocated whole and never moved (a
 /// growing Vec would copy everything it holds on every doubling, and hold twice the memory
-/// while it does).
+/// while it does). Chunks start on a cache line (`AlignedBytes`), so every copy whose size is a
+/// multiple of 64 bytes (an f32 code of a multiple of 16 dimensions: every common embedding
+/// size) does too: malloc aligns large blocks to 16 bytes only, and a 1,024-d code 16 bytes
+/// past a line makes every 64-byte load of the AVX-512 kernels straddle two lines.
 const CHUNK_BYTES: usize = 256 * 1024;
-/// A cache line's worth of bytes, aligned like one: chunks are arrays of these, so that they
-/// start on a line and every copy whose size is a multiple of 64 bytes (an f32 code of a
-/// multiple of 16 dimensions: every common embedding size) does too. malloc aligns large
-/// blocks to 16 bytes only; a 1,024-d code at 16 bytes past a line spans 65 lines instead of
-/// 64, and every 64-byte load of the AVX-512 kernels straddles two of them.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Line([u8; 64]);
-
-/// One chunk of copies.
-struct Chunk(Box<[Line]>);
-
-impl Chunk {
-    fn zeroed(bytes: usize) -> Self {
-        Chunk(vec![Line([0; 64]); bytes.div_ceil(64)].into_boxed_slice())
-    }
-
-    #[inline]
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: a Line is 64 plain bytes without padding (repr(C), size 64), so the lines
-        // are len * 64 initialised bytes; the borrow is tied to &self.
-        unsafe { core::slice::from_raw_parts(self.0.as_ptr().cast::<u8>(), self.0.len() * 64) }
-    }
-
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in bytes(), with the unique borrow of &mut self.
-        unsafe {
-            core::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), self.0.len() * 64)
-        }
-    }
-}
-
 /// Hash-table bytes per entry of capacity (an id, a copy number, a control byte, padding).
 const SLOT_BYTES: usize = 14;
 
@@ -121,7 +93,7 @@ pub struct CodeCache {
     per_chunk: usize,
     shift: u32,
     slots: HashMap<u64, u32, FxBuildHasher>,
-    chunks: Vec<Chunk>,
+    chunks: Vec<AlignedBytes>,
     info: Vec<CopyInfo>,
     len: usize,
     /// Bytes charged to the backend's budget (`USED`): what the chunks and the table take.
@@ -178,7 +150,7 @@ impl CodeCache {
     #[inline]
     pub fn copy(&self, n: usize) -> (u8, &[u8]) {
         let at = (n & (self.per_chunk - 1)) * self.code_bytes;
-        let code = &self.chunks[n >> self.shift].bytes()[at..at + self.code_bytes];
+        let code = &self.chunks[n >> self.shift][at..at + self.code_bytes];
         debug_assert!(
             !self.code_bytes.is_multiple_of(64) || (code.as_ptr() as usize).is_multiple_of(64)
         );
@@ -210,6 +182,7 @@ impl CodeCache {
         if self.slots.contains_key(&id) {
             return;
         }
+        // what the chunk's whole lines take
         let chunk = (self.per_chunk * self.code_bytes).next_multiple_of(64);
         let new_chunk = self.len == self.chunks.len() * self.per_chunk;
         let mut grow = if new_chunk { chunk } else { 0 };
@@ -223,11 +196,11 @@ impl CodeCache {
             return;
         }
         if new_chunk {
-            self.chunks.push(Chunk::zeroed(chunk));
+            self.chunks.push(AlignedBytes::zeroed(chunk));
         }
         let n = self.len;
         let at = (n & (self.per_chunk - 1)) * self.code_bytes;
-        self.chunks[n >> self.shift].bytes_mut()[at..at + self.code_bytes].copy_from_slice(code);
+        self.chunks[n >> self.shift][at..at + self.code_bytes].copy_from_slice(code);
         self.info.push(CopyInfo {
             level,
             neighbors,
